@@ -100,16 +100,35 @@ export class Runtime {
     return t;
   }
 
+  /**
+   * A tensor that shares `base`'s buffer from element `offset` on (e.g. one
+   * parameter inside a flat arena). Releasing a view frees nothing.
+   */
+  view(base: Tensor, offset: number, shape: readonly number[], label = ''): Tensor {
+    checkShape(label || 'view()', shape);
+    const bytesPer = BYTES_PER_ELEMENT[base.dtype];
+    const byteOffset = base.byteOffset + offset * bytesPer;
+    const align = this.ctx.limits.minStorageBufferOffsetAlignment;
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (byteOffset % align !== 0) {
+      throw new LimitError(`view(${label || base}): byte offset ${byteOffset} is not a multiple of minStorageBufferOffsetAlignment ${align}`);
+    }
+    if (offset < 0 || offset + size > base.size) {
+      throw new ShapeError(`view(${label || base}): elements [${offset}, ${offset + size}) exceed ${base} (${base.size})`);
+    }
+    return new Tensor(shape, base.dtype, base.buffer, null, label, byteOffset);
+  }
+
   write(t: Tensor, data: HostArray): void {
     if (data.byteLength !== t.byteLength) {
       throw new ShapeError(`write(${t}): ${data.byteLength} bytes for a ${t.byteLength}-byte tensor`);
     }
     // writeBuffer wants a multiple of 4 bytes; an odd-length f16 tensor is padded.
-    if (data.byteLength % 4 === 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    if (data.byteLength % 4 === 0) this.device.queue.writeBuffer(t.buffer, t.byteOffset, data.buffer, data.byteOffset, data.byteLength);
     else {
       const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
       padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      this.device.queue.writeBuffer(t.buffer, 0, padded);
+      this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded);
     }
   }
 
@@ -143,7 +162,7 @@ export class Runtime {
       if (!(arg instanceof Tensor)) throw new NowtError(`${kernel.label}: binding "${slot.name}" needs a tensor`);
       if (arg.isReleased) throw new NowtError(`${kernel.label}: binding "${slot.name}" got a released tensor ${arg}`);
       (slot.kind === 'read_write' ? written : read).add(arg.buffer);
-      return { binding: slot.binding, resource: { buffer: arg.buffer, size: Math.ceil(arg.byteLength / 4) * 4 } };
+      return { binding: slot.binding, resource: { buffer: arg.buffer, offset: arg.byteOffset, size: Math.ceil(arg.byteLength / 4) * 4 } };
     });
     for (const b of written) {
       if (read.has(b)) throw new NowtError(`${kernel.label}: a buffer is bound both for writing and for reading ("${b.label}")`);
@@ -190,7 +209,7 @@ export class Runtime {
         ? this.staging.splice(idx, 1)[0]
         : this.device.createBuffer({ label: 'readback', size, usage: 0x0001 /* MAP_READ */ | 0x0008 /* COPY_DST */ });
     const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(t.buffer, 0, staging, 0, size);
+    encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, size);
     this.submit(encoder.finish());
     try {
       await staging.mapAsync(0x0001 /* READ */, 0, size);

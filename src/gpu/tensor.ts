@@ -38,6 +38,8 @@ export class Tensor {
     readonly buffer: GPUBuffer,
     private readonly owner: TensorOwner | null,
     readonly label = '',
+    /** Where the tensor starts inside `buffer` (views into an arena). */
+    readonly byteOffset = 0,
   ) {
     this.size = numel(shape);
     this.byteLength = this.size * BYTES_PER_ELEMENT[dtype];
