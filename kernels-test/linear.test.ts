@@ -6,6 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { linearFeedback, linearForward, linearWeightGrad } from '../src/kernels/linear.ts';
 import { runOp } from '../src/kernels/op.ts';
+import { matmulVariant } from '../src/kernels/matmul.ts';
+import { debugFlags } from '../src/gpu/flags.ts';
 import { linearFeedback as refFeedback, linearForward as refForward, linearWeightGrad as refWeightGrad } from './reference/linear.ts';
 import { randomArray } from './reference/random.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
@@ -49,6 +51,30 @@ for (const [M, K, N] of SHAPES) {
     assertClose('dw', await rt.readF32(wg.out.dw), ref.dw, tolFor(M));
     assertClose('db', await rt.readF32(wg.out.db!), ref.db, tolFor(M));
     for (const t of [x, w, b, dy, B, fwd.out.y, fb.out.dx, wg.out.dw, wg.out.db!]) t.release();
+  });
+}
+
+// Every matmul variant against the same expectations (dot4 is only chosen on
+// CPU adapters for K % 4 == 0; forcing the tiled kernel covers it too).
+for (const [M, K, N] of [[9, 12, 33], [1, 4, 1], [17, 64, 40]] as const) {
+  test(`forward M=${M} K=${K} N=${N}, dot4 and tiled agree with the reference`, async () => {
+    const rt = await gpu();
+    const xh = randomArray(M * K, 5, 1);
+    const wh = randomArray(N * K, 6, 1);
+    const bh = randomArray(N, 7, 1);
+    const x = rt.upload(f32(xh), [M, K]);
+    const w = rt.upload(f32(wh), [N, K]);
+    const b = rt.upload(f32(bh), [N]);
+    const want = refForward(xh, wh, bh, M, K, N);
+    for (const forceTiled of [false, true]) {
+      debugFlags.forceTiledMatmul = forceTiled;
+      try {
+        const fwd = runOp(rt, await linearForward(rt, { x, w, b }));
+        assertClose(`y (${matmulVariant(rt, { K, transA: false, transB: true })})`, await rt.readF32(fwd.out.y), want, tolFor(K));
+      } finally {
+        debugFlags.forceTiledMatmul = false;
+      }
+    }
   });
 }
 

@@ -20,6 +20,10 @@ export interface GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
   readonly hasTimestamps: boolean;
+  /** Subgroup size range when the `subgroups` feature is enabled, else null. */
+  readonly subgroupSize: { min: number; max: number } | null;
+  /** A software adapter (lavapipe, SwiftShader): kernels pick CPU-shaped tiles. */
+  readonly isCpu: boolean;
   /** Throws the first uncaptured GPU error or device loss seen so far, if any. */
   checkHealthy(): void;
   destroy(): void;
@@ -87,6 +91,12 @@ export async function acquireDevice(gpu: GPU, opts: AcquireOptions = {}): Promis
   });
 
   const info = adapter.info;
+  const sgInfo = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const subgroupSize =
+    device.features.has('subgroups') && sgInfo.subgroupMinSize && sgInfo.subgroupMaxSize
+      ? { min: sgInfo.subgroupMinSize, max: sgInfo.subgroupMaxSize }
+      : null;
+  const isCpu = info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
   const summary: AdapterSummary = {
     vendor: info.vendor || 'unknown',
     architecture: info.architecture || 'unknown',
@@ -101,6 +111,8 @@ export async function acquireDevice(gpu: GPU, opts: AcquireOptions = {}): Promis
     limits: device.limits,
     features: new Set(device.features as unknown as Iterable<string>),
     hasTimestamps: device.features.has('timestamp-query'),
+    subgroupSize,
+    isCpu,
     checkHealthy() {
       if (firstError) throw firstError;
     },

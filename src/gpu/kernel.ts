@@ -4,6 +4,7 @@
 
 import { WgslReflect, ResourceType, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { CompileError, NowtError } from './errors.ts';
+import { debugFlags } from './flags.ts';
 import type { ShaderSource } from './shader-source.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -124,6 +125,7 @@ export class KernelCache {
   private async compileModule(shader: string): Promise<Reflected> {
     const code = this.source.text(shader);
     const file = this.source.fileName(shader);
+    if (debugFlags.printShaders) console.log(`--- ${file}\n${code}`);
     const module = this.device.createShaderModule({ label: file, code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');

@@ -5,6 +5,7 @@
 import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import type { GpuContext } from './device.ts';
 import { LimitError, NowtError, ShapeError } from './errors.ts';
+import { debugFlags } from './flags.ts';
 import { Kernel, KernelCache, type BindArgs, type Constants, type UniformValues } from './kernel.ts';
 import type { ShaderSource } from './shader-source.ts';
 import { BYTES_PER_ELEMENT, Tensor, checkShape, type DType, type HostArray } from './tensor.ts';
@@ -195,7 +196,13 @@ export class Runtime {
 
   submit(...commands: GPUCommandBuffer[]): void {
     this.ctx.checkHealthy();
+    if (debugFlags.validate) this.device.pushErrorScope('validation');
     this.device.queue.submit(commands);
+    if (debugFlags.validate) {
+      void this.device.popErrorScope().then((err) => {
+        if (err) console.error(`validation error in submit #${this.submits}: ${err.message}`);
+      });
+    }
     this.submits++;
     this.pool.submitted();
   }
