@@ -45,7 +45,7 @@ export async function assertThrows(fn: () => unknown, pattern: RegExp): Promise<
   try {
     await fn();
   } catch (e) {
-    if (!pattern.test((e as Error).message)) throw new Error(`threw "${(e as Error).message}", expected ${pattern}`);
+    if (!pattern.test((e as Error).message)) throw new Error(`threw "${(e as Error).message}", expected ${pattern}`, { cause: e });
     return;
   }
   throw new Error(`did not throw; expected ${pattern}`);

@@ -20,10 +20,27 @@ const tolFor = (K: number) => ({ atol: 1e-5 + 4 * K * EPS, rtol: 1e-4 });
 
 // [M, K, N]: 1×1×1, primes, odd, tall/skinny, wide, and 1000×3×517.
 const SHAPES: [number, number, number][] = [
-  [1, 1, 1], [1, 7, 1], [2, 3, 5], [3, 5, 7], [7, 11, 13], [13, 17, 19], [31, 37, 29],
-  [16, 16, 16], [17, 33, 65], [64, 64, 64], [65, 63, 67], [1000, 3, 517], [1, 257, 3],
-  [257, 1, 2], [300, 2, 3], [2, 300, 3], [3, 2, 300], [129, 131, 1], [1, 128, 1000],
-  [100, 250, 10], [9, 1024, 9],
+  [1, 1, 1],
+  [1, 7, 1],
+  [2, 3, 5],
+  [3, 5, 7],
+  [7, 11, 13],
+  [13, 17, 19],
+  [31, 37, 29],
+  [16, 16, 16],
+  [17, 33, 65],
+  [64, 64, 64],
+  [65, 63, 67],
+  [1000, 3, 517],
+  [1, 257, 3],
+  [257, 1, 2],
+  [300, 2, 3],
+  [2, 300, 3],
+  [3, 2, 300],
+  [129, 131, 1],
+  [1, 128, 1000],
+  [100, 250, 10],
+  [9, 1024, 9],
 ];
 
 for (const [M, K, N] of SHAPES) {
@@ -56,7 +73,11 @@ for (const [M, K, N] of SHAPES) {
 
 // Every matmul variant against the same expectations (dot4 is only chosen on
 // CPU adapters for K % 4 == 0; forcing the tiled kernel covers it too).
-for (const [M, K, N] of [[9, 12, 33], [1, 4, 1], [17, 64, 40]] as const) {
+for (const [M, K, N] of [
+  [9, 12, 33],
+  [1, 4, 1],
+  [17, 64, 40],
+] as const) {
   test(`forward M=${M} K=${K} N=${N}, dot4 and tiled agree with the reference`, async () => {
     const rt = await gpu();
     const xh = randomArray(M * K, 5, 1);
@@ -95,8 +116,14 @@ test('shape mismatches are refused before anything is dispatched', async () => {
   const w = rt.empty([5, 2]);
   const before = rt.stats.bindGroupsCreated;
   await assertThrows(() => linearForward(rt, { x, w }), /linearForward\(\): x is \[4, 3\] but w is \[5, 2\]/);
-  await assertThrows(() => linearForward(rt, { x, w: rt.empty([5, 3]), b: rt.empty([4]) }), /linearForward\(\): b has shape \[4\], expected \[5\]/);
-  await assertThrows(() => linearFeedback(rt, { dy: rt.empty([4, 6]), feedback: w }), /linearFeedback\(\): dy is \[4, 6\] but feedback is \[5, 2\]/);
+  await assertThrows(
+    () => linearForward(rt, { x, w: rt.empty([5, 3]), b: rt.empty([4]) }),
+    /linearForward\(\): b has shape \[4\], expected \[5\]/,
+  );
+  await assertThrows(
+    () => linearFeedback(rt, { dy: rt.empty([4, 6]), feedback: w }),
+    /linearFeedback\(\): dy is \[4, 6\] but feedback is \[5, 2\]/,
+  );
   await assertThrows(() => linearWeightGrad(rt, { dy: rt.empty([3, 5]), x }), /linearWeightGrad\(\): dy is \[3, 5\] but x is \[4, 3\]/);
   await assertThrows(() => linearForward(rt, { x: rt.empty([4, 3, 1]), w }), /x has shape \[4, 3, 1\], expected rank 2/);
   assert.is(rt.stats.bindGroupsCreated, before);

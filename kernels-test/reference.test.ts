@@ -4,14 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { batchnormBackward, batchnormEvalForward, batchnormTrainForward, type BatchnormShape } from './reference/batchnorm.ts';
-import {
-  conv2dBiasGrad,
-  conv2dFeedback,
-  conv2dForward,
-  conv2dOutSize,
-  conv2dWeightGrad,
-  type Conv2dShape,
-} from './reference/conv2d.ts';
+import { conv2dBiasGrad, conv2dFeedback, conv2dForward, conv2dOutSize, conv2dWeightGrad, type Conv2dShape } from './reference/conv2d.ts';
 import { reluBackward, reluForward, residualAdd } from './reference/elementwise.ts';
 import { linearFeedback, linearForward, linearWeightGrad } from './reference/linear.ts';
 import { softmaxCrossEntropy } from './reference/loss.ts';
@@ -68,10 +61,22 @@ test('linear: feedback and weight grad are the adjoints of the forward', () => {
   const w = randomArray(N * K, 2);
   const b = randomArray(N, 3);
   const r = randomArray(M * N, 4); // L = Σ r·y
-  close('dx', linearFeedback(r, w, M, N, K), numericGrad((xx) => dot(r, linearForward(xx, w, b, M, K, N)), x));
+  close(
+    'dx',
+    linearFeedback(r, w, M, N, K),
+    numericGrad((xx) => dot(r, linearForward(xx, w, b, M, K, N)), x),
+  );
   const { dw, db } = linearWeightGrad(r, x, M, N, K);
-  close('dw', dw, numericGrad((ww) => dot(r, linearForward(x, ww, b, M, K, N)), w));
-  close('db', db, numericGrad((bb) => dot(r, linearForward(x, w, bb, M, K, N)), b));
+  close(
+    'dw',
+    dw,
+    numericGrad((ww) => dot(r, linearForward(x, ww, b, M, K, N)), w),
+  );
+  close(
+    'db',
+    db,
+    numericGrad((bb) => dot(r, linearForward(x, w, bb, M, K, N)), b),
+  );
 });
 
 test('linear: shape errors name the op and the value', () => {
@@ -98,9 +103,21 @@ for (const [name, s] of convCases) {
     const bias = randomArray(s.o, 12);
     const r = randomArray(s.n * s.o * oh * ow, 13);
     const L = (xx: ArrayLike<number>, ww: ArrayLike<number>, bb: ArrayLike<number>): number => dot(r, conv2dForward(xx, ww, bb, s));
-    close('dx', conv2dFeedback(r, w, s), numericGrad((xx) => L(xx, w, bias), x));
-    close('dW', conv2dWeightGrad(r, x, s), numericGrad((ww) => L(x, ww, bias), w));
-    close('dbias', conv2dBiasGrad(r, s), numericGrad((bb) => L(x, w, bb), bias));
+    close(
+      'dx',
+      conv2dFeedback(r, w, s),
+      numericGrad((xx) => L(xx, w, bias), x),
+    );
+    close(
+      'dW',
+      conv2dWeightGrad(r, x, s),
+      numericGrad((ww) => L(x, ww, bias), w),
+    );
+    close(
+      'dbias',
+      conv2dBiasGrad(r, s),
+      numericGrad((bb) => L(x, w, bb), bias),
+    );
   });
 }
 
@@ -121,7 +138,10 @@ test('conv2d: shape errors name the op and the value', () => {
   const s: Conv2dShape = { n: 1, c: 1, h: 2, w: 2, o: 1, kh: 3, kw: 3, stride: 1, pad: 0 };
   assert.throws(() => conv2dForward([0, 0, 0, 0], new Float64Array(9), null, s), /conv2dForward\(\): kernel 3x3 does not fit input 2x2/);
   assert.throws(() => conv2dFeedback([0], [0], { ...s, kh: 1, kw: 1, stride: 0 }), /conv2dFeedback\(\): shape\.stride=0/);
-  assert.throws(() => conv2dWeightGrad([0, 0, 0, 0], [0, 0, 0], { ...s, kh: 1, kw: 1 }), /conv2dWeightGrad\(\): x\.length=3 must equal n\*c\*h\*w=4/);
+  assert.throws(
+    () => conv2dWeightGrad([0, 0, 0, 0], [0, 0, 0], { ...s, kh: 1, kw: 1 }),
+    /conv2dWeightGrad\(\): x\.length=3 must equal n\*c\*h\*w=4/,
+  );
 });
 
 // ---- batchnorm
@@ -139,9 +159,27 @@ test('batchnorm: backward matches finite differences of the training forward', (
     dot(r, batchnormTrainForward(xx, g, b, rm, rv, s).y);
   const f = batchnormTrainForward(x, gamma, beta, rm, rv, s);
   const { dx, dgamma, dbeta } = batchnormBackward(r, x, gamma, f.mean, f.invStd, s);
-  close('dx', dx, numericGrad((xx) => L(xx, gamma, beta), x), 1e-6, 1e-5);
-  close('dgamma', dgamma, numericGrad((g) => L(x, g, beta), gamma), 1e-6, 1e-5);
-  close('dbeta', dbeta, numericGrad((b) => L(x, gamma, b), beta), 1e-6, 1e-5);
+  close(
+    'dx',
+    dx,
+    numericGrad((xx) => L(xx, gamma, beta), x),
+    1e-6,
+    1e-5,
+  );
+  close(
+    'dgamma',
+    dgamma,
+    numericGrad((g) => L(x, g, beta), gamma),
+    1e-6,
+    1e-5,
+  );
+  close(
+    'dbeta',
+    dbeta,
+    numericGrad((b) => L(x, gamma, b), beta),
+    1e-6,
+    1e-5,
+  );
 });
 
 test('batchnorm: statistics follow PyTorch (biased for y, unbiased for running_var)', () => {
@@ -152,7 +190,13 @@ test('batchnorm: statistics follow PyTorch (biased for y, unbiased for running_v
   close('invStd', f.invStd, [1 / Math.sqrt(1.25 + 1e-5)], 1e-15, 1e-15);
   close('running_mean', f.newRunningMean, [0.9 * 1 + 0.1 * 2.5], 1e-15, 1e-15);
   close('running_var', f.newRunningVar, [0.9 * 2 + 0.1 * (5 / 3)], 1e-15, 1e-15);
-  close('y', f.y, [1, 2, 3, 4].map((v) => (2 * (v - 2.5)) / Math.sqrt(1.25 + 1e-5) + 0.5), 1e-14, 1e-14);
+  close(
+    'y',
+    f.y,
+    [1, 2, 3, 4].map((v) => (2 * (v - 2.5)) / Math.sqrt(1.25 + 1e-5) + 0.5),
+    1e-14,
+    1e-14,
+  );
   const ye = batchnormEvalForward([1, 3], [2], [0.5], [1], [3], { n: 1, c: 1, h: 1, w: 2 }, 0);
   close('eval y', ye, [0.5, 2 * (2 / Math.sqrt(3)) + 0.5], 1e-15, 1e-15);
   assert.throws(() => batchnormTrainForward([1], [1], [0], [0], [1], { n: 1, c: 1, h: 1, w: 1 }), /batchnormTrainForward\(\): n\*h\*w=1/);
@@ -163,12 +207,7 @@ test('batchnorm: statistics follow PyTorch (biased for y, unbiased for running_v
 test('maxPool 3x3 s2 p1: hand-worked 4x4 case with a tie', () => {
   // Windows (rows, cols): out(0,0) → r0-1 c0-1; out(0,1) → r0-1 c1-3;
   // out(1,0) → r1-3 c0-1; out(1,1) → r1-3 c1-3.
-  const x = [
-    1, 9, 2, 3,
-    4, 5, 9, 0,
-    7, 7, 1, 2,
-    0, 6, 8, 8,
-  ];
+  const x = [1, 9, 2, 3, 4, 5, 9, 0, 7, 7, 1, 2, 0, 6, 8, 8];
   const s = { n: 1, c: 1, h: 4, w: 4 };
   const { y, argmax } = maxPoolForward(x, s, 3, 2, 1);
   close('y', y, [9, 9, 7, 9], 0, 0);
@@ -187,7 +226,11 @@ test('maxPool: backward matches finite differences away from ties', () => {
   const x = randomArray(s.n * s.c * s.h * s.w, 40);
   const { y } = maxPoolForward(x, s);
   const r = randomArray(y.length, 41);
-  close('dx', maxPoolBackward(r, x, s), numericGrad((xx) => dot(r, maxPoolForward(xx, s).y), x));
+  close(
+    'dx',
+    maxPoolBackward(r, x, s),
+    numericGrad((xx) => dot(r, maxPoolForward(xx, s).y), x),
+  );
   assert.throws(() => maxPoolForward(x, s, 3, 2, 2), /maxPoolForward\(\): pad=2 must be at most k\/2/);
 });
 
@@ -197,7 +240,11 @@ test('globalAvgPool: forward by hand, backward matches finite differences', () =
   const y = globalAvgPoolForward(x, s);
   close('y[1]', [y[1]], [(x[4] + x[5] + x[6] + x[7]) / 4], 1e-15, 1e-15);
   const r = randomArray(6, 51);
-  close('dx', globalAvgPoolBackward(r, s), numericGrad((xx) => dot(r, globalAvgPoolForward(xx, s)), x));
+  close(
+    'dx',
+    globalAvgPoolBackward(r, s),
+    numericGrad((xx) => dot(r, globalAvgPoolForward(xx, s)), x),
+  );
 });
 
 // ---- elementwise
@@ -215,7 +262,11 @@ test('softmaxCrossEntropy: gradient matches finite differences; stable at large 
   const logits = randomArray(N * C, 60, 3);
   const targets = Int32Array.from([0, 6, 3, 3]);
   const { dlogits } = softmaxCrossEntropy(logits, targets, N, C);
-  close('dlogits', dlogits, numericGrad((l) => softmaxCrossEntropy(l, targets, N, C).loss, logits));
+  close(
+    'dlogits',
+    dlogits,
+    numericGrad((l) => softmaxCrossEntropy(l, targets, N, C).loss, logits),
+  );
   const big = softmaxCrossEntropy([1000, 0], [1], 1, 2);
   close('loss at large logits', [big.loss], [1000], 1e-12, 1e-12);
 });
@@ -277,7 +328,13 @@ test('kpUpdate: W − B shrinks by (1 − lr·wd) per step; zero decay refused',
     w = r.w;
     b = r.b;
   }
-  close('W − B', w.map((v, i) => v - b[i]), gap0.map((g) => g * (1 - 0.005) ** 3), 1e-14, 1e-12);
+  close(
+    'W − B',
+    w.map((v, i) => v - b[i]),
+    gap0.map((g) => g * (1 - 0.005) ** 3),
+    1e-14,
+    1e-12,
+  );
   assert.throws(() => kpUpdate([1], [1], [1], null, null, { ...opts, weightDecay: 0 }), /kpUpdate\(\): weightDecay=0/);
 });
 
@@ -286,14 +343,26 @@ test('mirror: corr of noise through W estimates σ²·W (linear and conv)', () =
   const w = randomArray(outF * inF, 80);
   const x = randomArray(n * inF, 81, sigma);
   const y = linearForward(x, w, null, n, inF, outF);
-  close('linear corr', mirrorCorrLinear(x, y, n, inF, outF), Array.from(w, (v) => sigma ** 2 * v), 0.02, 0.05);
+  close(
+    'linear corr',
+    mirrorCorrLinear(x, y, n, inF, outF),
+    Array.from(w, (v) => sigma ** 2 * v),
+    0.02,
+    0.05,
+  );
   // Conv: 1x1 so there are no padding borders and the estimate is unbiased.
   const s: Conv2dShape = { n: 500, c: 3, h: 4, w: 4, o: 2, kh: 1, kw: 1, stride: 1, pad: 0 };
   const wc = randomArray(6, 82);
   const xc = randomArray(s.n * 48, 83);
   const yc = conv2dForward(xc, wc, null, s);
   // conv weight grad sums over h·w positions too, so corr ≈ h·w·σ²·W.
-  close('conv corr', mirrorCorrConv(xc, yc, s), Array.from(wc, (v) => 16 * v), 0.4, 0.05);
+  close(
+    'conv corr',
+    mirrorCorrConv(xc, yc, s),
+    Array.from(wc, (v) => 16 * v),
+    0.4,
+    0.05,
+  );
   close('update', mirrorUpdate([1, 2], [10, 20], { etaB: 0.1, lambdaB: 0.5 }), [1.5, 3], 1e-15, 0);
 });
 
@@ -315,15 +384,21 @@ test('philox4x32-10: Random123 known-answer vectors', () => {
   assert.equal(hex(philox4x32([0, 0, 0, 0], [0, 0])), ['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8']);
   const f = 0xffffffff;
   assert.equal(hex(philox4x32([f, f, f, f], [f, f])), ['408f276d', '41c83b0e', 'a20bc7c6', '6d5451fd']);
-  assert.equal(
-    hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])),
-    ['d16cfe09', '94fdcceb', '5001e420', '24126ea1'],
-  );
+  assert.equal(hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])), [
+    'd16cfe09',
+    '94fdcceb',
+    '5001e420',
+    '24126ea1',
+  ]);
 });
 
 test('philox: mulhi32 agrees with BigInt', () => {
   const rand = seededRandom(90);
-  const cases: Array<[number, number]> = [[0xffffffff, 0xffffffff], [0xd2511f53, 0], [0xcd9e8d57, 0xffffffff]];
+  const cases: Array<[number, number]> = [
+    [0xffffffff, 0xffffffff],
+    [0xd2511f53, 0],
+    [0xcd9e8d57, 0xffffffff],
+  ];
   for (let i = 0; i < 2000; i++) cases.push([Math.floor(rand() * 2 ** 32), Math.floor(rand() * 2 ** 32)]);
   for (const [a, b] of cases) assert.is(mulhi32(a, b), Number((BigInt(a) * BigInt(b)) >> 32n), `mulhi32(${a}, ${b})`);
 });
@@ -335,7 +410,13 @@ test('philox: uniform mapping, Box–Muller and the element mapping', () => {
   // Element i comes from counter floor(i/4), lane i mod 4.
   const r = philox4x32([1, 7, 0, 0], [42, 0]);
   const z = [...boxMuller(uniformFromU32(r[0]), uniformFromU32(r[1])), ...boxMuller(uniformFromU32(r[2]), uniformFromU32(r[3]))];
-  close('indices 4..7', [4, 5, 6, 7].map((i) => philoxNormal(42, 7, i)), z, 0, 0);
+  close(
+    'indices 4..7',
+    [4, 5, 6, 7].map((i) => philoxNormal(42, 7, i)),
+    z,
+    0,
+    0,
+  );
   const s = philoxNormals(1, 0, 40000);
   const mean = s.reduce((a, v) => a + v, 0) / s.length;
   const variance = s.reduce((a, v) => a + (v - mean) ** 2, 0) / s.length;

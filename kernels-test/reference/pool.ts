@@ -78,14 +78,7 @@ export function maxPoolForward(
 }
 
 /** dx: each dy goes to its window's first maximum (overlapping windows accumulate). */
-export function maxPoolBackward(
-  dy: ArrayLike<number>,
-  x: ArrayLike<number>,
-  shape: PoolShape,
-  k = 3,
-  stride = 2,
-  pad = 1,
-): Float64Array {
+export function maxPoolBackward(dy: ArrayLike<number>, x: ArrayLike<number>, shape: PoolShape, k = 3, stride = 2, pad = 1): Float64Array {
   const op = 'maxPoolBackward';
   validate(op, x, shape);
   const { oh, ow } = validateWindow(op, shape, k, stride, pad);

@@ -18,7 +18,13 @@ export function ssScale(shape: readonly number[]): number {
 /** B = sign(W)·s, with sign(0) = 0. */
 export function signSymmetry(w: ArrayLike<number>, shape: readonly number[]): Float64Array {
   const s = ssScale(shape);
-  checkLength('signSymmetry', 'w', w, shape.reduce((a, b) => a * b, 1), `prod([${shape.join(',')}])`);
+  checkLength(
+    'signSymmetry',
+    'w',
+    w,
+    shape.reduce((a, b) => a * b, 1),
+    `prod([${shape.join(',')}])`,
+  );
   const b = new Float64Array(w.length);
   for (let i = 0; i < w.length; i++) b[i] = Math.sign(w[i]) * s; // Math.sign(±0) is ±0; ±0·s is still zero
   return b;

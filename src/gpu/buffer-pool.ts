@@ -65,10 +65,11 @@ export class BufferPool {
 
   /** Frees every idle buffer (those lent out stay). */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) {
-      this.stats.allocatedBytes -= b.size;
-      b.destroy();
-    }
+    for (const list of this.free.values())
+      for (const b of list) {
+        this.stats.allocatedBytes -= b.size;
+        b.destroy();
+      }
     this.free.clear();
   }
 }

@@ -19,7 +19,7 @@ export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<G
   if (backend !== 'unknown') flags.push(`backend=${backend}`);
   const name = opts.adapter ?? process.env.NOWT_ADAPTER;
   if (name) flags.push(`adapter=${name}`);
-  if (process.env.NOWT_DAWN_FLAGS) flags.push(...process.env.NOWT_DAWN_FLAGS.split(" "));
+  if (process.env.NOWT_DAWN_FLAGS) flags.push(...process.env.NOWT_DAWN_FLAGS.split(' '));
   // Mesa's lavapipe warns without it and some drivers refuse to start.
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   const gpu = create(flags) as GPU;

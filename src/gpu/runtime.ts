@@ -112,7 +112,9 @@ export class Runtime {
     const align = this.ctx.limits.minStorageBufferOffsetAlignment;
     const size = shape.reduce((a, b) => a * b, 1);
     if (byteOffset % align !== 0) {
-      throw new LimitError(`view(${label || base}): byte offset ${byteOffset} is not a multiple of minStorageBufferOffsetAlignment ${align}`);
+      throw new LimitError(
+        `view(${label || base}): byte offset ${byteOffset} is not a multiple of minStorageBufferOffsetAlignment ${align}`,
+      );
     }
     if (offset < 0 || offset + size > base.size) {
       throw new ShapeError(`view(${label || base}): elements [${offset}, ${offset + size}) exceed ${base} (${base.size})`);

@@ -63,10 +63,7 @@ export interface LinearWeightGradArgs {
   db?: Tensor | null;
 }
 
-export async function linearWeightGrad(
-  rt: Runtime,
-  { dy, x, dw, db }: LinearWeightGradArgs,
-): Promise<Op<{ dw: Tensor; db?: Tensor }>> {
+export async function linearWeightGrad(rt: Runtime, { dy, x, dw, db }: LinearWeightGradArgs): Promise<Op<{ dw: Tensor; db?: Tensor }>> {
   const op = 'linearWeightGrad';
   const [M, N] = dims2(op, 'dy', dy);
   const [M2, K] = dims2(op, 'x', x);

@@ -39,7 +39,10 @@ export function matmulVariant(rt: Runtime, a: { K: number; transA: boolean; tran
 }
 
 /** Records C = op(A)·op(B) (+ bias); shapes are the caller's to validate. */
-export async function matmul(rt: Runtime, { a, b, c, M, N, K, transA = false, transB = false, bias = null }: MatmulArgs): Promise<Dispatch> {
+export async function matmul(
+  rt: Runtime,
+  { a, b, c, M, N, K, transA = false, transB = false, bias = null }: MatmulArgs,
+): Promise<Dispatch> {
   if (matmulVariant(rt, { K, transA, transB }) === 'dot4') {
     const kernel = await rt.kernel('matmul_dot4', { HAS_BIAS: bias !== null });
     return rt.dispatch(kernel, { params: { M, N, K }, lhs: a, rhs: b, bias: bias ?? a, out: c }, [

@@ -1,0 +1,82 @@
+// The `nowt` command line: dispatches to one command, turns known errors into
+// a one-paragraph message and a non-zero exit, and always releases the device
+// so the process exits promptly.
+
+import { NowtError } from '../gpu/errors.ts';
+import { setDebugFlags } from '../gpu/flags.ts';
+import { createNodeRuntime } from '../gpu/node-runtime.ts';
+import type { Runtime } from '../gpu/runtime.ts';
+import { BENCH_HELP, bench } from './bench.ts';
+import { INFO_HELP, adapterLine, printInfo } from './info.ts';
+import { COMMON_OPTIONS, UsageError, parseCommand } from './usage.ts';
+
+const MAIN_HELP = `nowt — train and compare learning rules without weight transport, on WebGPU
+
+Usage: nowt <command> [options]
+
+Commands:
+  info     the WebGPU adapter, its limits and features
+  bench    kernel throughput next to the adapter's FMA peak and tfjs-backend-webgpu
+
+Every command takes --help, --adapter NAME (or NOWT_ADAPTER) and --debug LIST
+(force-tiled-matmul, print-shaders, validate; or NOWT_DEBUG).
+`;
+
+async function withRuntime(adapter: string | undefined, fn: (rt: Runtime) => Promise<void>): Promise<void> {
+  const rt = await createNodeRuntime({ adapter });
+  try {
+    await fn(rt);
+  } finally {
+    rt.destroy();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (process.env.NOWT_DEBUG) setDebugFlags(process.env.NOWT_DEBUG);
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        console.log(MAIN_HELP);
+        return command === undefined ? 1 : 0;
+      case 'info': {
+        const { values } = parseCommand('info', rest, { ...COMMON_OPTIONS, json: { type: 'boolean' } });
+        if (values.help) return (void console.log(INFO_HELP), 0);
+        if (values.debug) setDebugFlags(values.debug);
+        await withRuntime(values.adapter, async (rt) => printInfo(rt, values.json ?? false));
+        return 0;
+      }
+      case 'bench': {
+        const { values } = parseCommand('bench', rest, {
+          ...COMMON_OPTIONS,
+          kernels: { type: 'boolean' },
+          sizes: { type: 'string' },
+          'no-peers': { type: 'boolean' },
+          json: { type: 'string' },
+        });
+        if (values.help) return (void console.log(BENCH_HELP), 0);
+        if (values.debug) setDebugFlags(values.debug);
+        const args = { kernels: values.kernels ?? false, sizes: values.sizes, peers: !values['no-peers'], json: values.json };
+        await withRuntime(values.adapter, async (rt) => {
+          console.log(adapterLine(rt));
+          await bench(rt, args);
+        });
+        return 0;
+      }
+      default:
+        throw new UsageError(`nowt: unknown command "${command}". Commands: info, bench. See \`nowt --help\`.`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof NowtError || (e instanceof Error && e.message.startsWith('--debug'))) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    console.error(`error: ${(e as Error).message}`);
+    if (process.env.NOWT_TRACE) console.error((e as Error).stack);
+    else console.error('(set NOWT_TRACE=1 for the stack trace)');
+    return 1;
+  }
+}

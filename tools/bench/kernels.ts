@@ -1,0 +1,69 @@
+// `nowt bench --kernels`: the probe's peak, nowt's kernels at benchmark
+// sizes, and the same products by tfjs-backend-webgpu on the same device in
+// the same run.
+
+import type { Runtime } from '../../src/gpu/runtime.ts';
+import { releaseTfjs, tfjsMatmulGflops } from '../peers/tfjs.ts';
+import { benchLinear, MATMUL_SHAPES, type LinearKind } from './matmul.ts';
+import { measurePeakGflops } from './peak.ts';
+import type { BenchReport, KernelRecord, PeerRecord } from './schema.ts';
+
+export interface KernelBenchOptions {
+  /** Keys of MATMUL_SHAPES to run (default: all). */
+  shapes?: string[];
+  peers?: boolean;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+interface Case {
+  label: string;
+  run: () => Promise<void>;
+}
+
+export async function runKernelBench(rt: Runtime, opts: KernelBenchOptions = {}): Promise<BenchReport> {
+  const shapes = opts.shapes ?? Object.keys(MATMUL_SHAPES);
+  const report: BenchReport = { adapter: rt.ctx.adapter, peak_gflops: 0, kernels: [], models: [], peers: [] };
+  const cases: Case[] = [{ label: 'FMA peak probe', run: async () => void (report.peak_gflops = await measurePeakGflops(rt)) }];
+  for (const key of shapes) {
+    const shape = MATMUL_SHAPES[key];
+    for (const kind of ['forward', 'feedback', 'weight_grad'] as LinearKind[]) {
+      cases.push({ label: `linear_${kind} ${key}`, run: async () => void report.kernels.push(await benchLinear(rt, key, shape, kind)) });
+    }
+    if (opts.peers !== false) {
+      const [M, K, N] = shape;
+      cases.push({
+        label: `tfjs matMul ${key}`,
+        run: async () => {
+          const r = await tfjsMatmulGflops(rt, M, N, K, { transposeB: true, reps: 2, warmup: 1 });
+          const peer: PeerRecord = { ...r, what: `matMul (x·Wᵀ) ${key} M=${M} K=${K} N=${N}` };
+          report.peers.push(peer);
+        },
+      });
+    }
+  }
+  try {
+    for (const [i, c] of cases.entries()) {
+      opts.onProgress?.(i, cases.length, c.label);
+      await c.run();
+    }
+    opts.onProgress?.(cases.length, cases.length, 'done');
+  } finally {
+    if (opts.peers !== false) releaseTfjs(rt);
+  }
+  return report;
+}
+
+/** The report as an aligned text table, with each kernel's share of the peak. */
+export function formatKernelTable(report: BenchReport): string {
+  const lines = [`peak (FMA probe): ${report.peak_gflops.toFixed(1)} GFLOP/s`, ''];
+  const row = (cells: string[]) =>
+    `${cells[0].padEnd(20)} ${cells[1].padEnd(44)} ${cells[2].padStart(10)} ${cells[3].padStart(9)} ${cells[4].padStart(8)}`;
+  lines.push(row(['kernel', 'shape', 'ms', 'GFLOP/s', '% peak']));
+  const pct = (g: number) => (report.peak_gflops > 0 ? `${((100 * g) / report.peak_gflops).toFixed(0)}%` : '-');
+  for (const k of report.kernels as KernelRecord[]) lines.push(row([k.name, k.shape, k.ms.toFixed(2), k.gflops.toFixed(2), pct(k.gflops)]));
+  if (report.peers.length > 0) {
+    lines.push('', row(['peer', 'what', 'ms', 'GFLOP/s', '% peak']));
+    for (const p of report.peers) lines.push(row([p.name, p.what, (p.ms ?? 0).toFixed(2), (p.gflops ?? 0).toFixed(2), pct(p.gflops ?? 0)]));
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,26 @@
+// Timing by the wall clock: one warm-up run (waited for) sizes the repeat
+// count, then R runs are submitted back to back and waited for once, and the
+// mean is reported. tools/peers/tfjs.ts times its calls the same way, so the
+// two compare.
+
+import type { Runtime } from '../../src/gpu/runtime.ts';
+
+export interface TimingOptions {
+  minReps?: number;
+  maxReps?: number;
+  /** Aim for at least this much timed work. */
+  minMs?: number;
+}
+
+export async function timeGpu(rt: Runtime, runOnce: () => void, opts: TimingOptions = {}): Promise<number> {
+  const { minReps = 2, maxReps = 50, minMs = 300 } = opts;
+  let t0 = performance.now();
+  runOnce();
+  await rt.finish();
+  const warm = performance.now() - t0;
+  const reps = Math.max(minReps, Math.min(maxReps, Math.ceil(minMs / Math.max(warm, 1e-3))));
+  t0 = performance.now();
+  for (let i = 0; i < reps; i++) runOnce();
+  await rt.finish();
+  return (performance.now() - t0) / reps;
+}
