@@ -71,33 +71,40 @@ for (const [M, K, N] of SHAPES) {
   });
 }
 
-// Every matmul variant against the same expectations (dot4 is only chosen on
-// CPU adapters for K % 4 == 0; forcing the tiled kernel covers it too).
-for (const [M, K, N] of [
-  [9, 12, 33],
-  [1, 4, 1],
-  [17, 64, 40],
-] as const) {
-  test(`forward M=${M} K=${K} N=${N}, dot4 and tiled agree with the reference`, async () => {
+// Every matmul variant against the same expectations: the lane-tiled kernels
+// (CPU adapters, aligned shapes) and the workgroup-tiled one (forced).
+const usedVariants = new Set<string>();
+for (const [M, K, N] of [[9, 12, 36], [4, 4, 4], [17, 64, 40], [12, 20, 8], [8, 9, 44]] as const) {
+  test(`every variant agrees with the reference: M=${M} K=${K} N=${N}`, async () => {
     const rt = await gpu();
-    const xh = randomArray(M * K, 5, 1);
-    const wh = randomArray(N * K, 6, 1);
-    const bh = randomArray(N, 7, 1);
-    const x = rt.upload(f32(xh), [M, K]);
-    const w = rt.upload(f32(wh), [N, K]);
-    const b = rt.upload(f32(bh), [N]);
-    const want = refForward(xh, wh, bh, M, K, N);
+    const [xh, wh, bh, dyh, Bh] = [randomArray(M * K, 5, 1), randomArray(N * K, 6, 1), randomArray(N, 7, 1), randomArray(M * N, 8, 1), randomArray(N * K, 9, 1)];
+    const [x, w, b, dy, B] = [rt.upload(f32(xh), [M, K]), rt.upload(f32(wh), [N, K]), rt.upload(f32(bh), [N]), rt.upload(f32(dyh), [M, N]), rt.upload(f32(Bh), [N, K])];
+    const wantG = refWeightGrad(dyh, xh, M, N, K);
     for (const forceTiled of [false, true]) {
       debugFlags.forceTiledMatmul = forceTiled;
       try {
+        usedVariants.add(matmulVariant(rt, { M, N, K, transA: false, transB: true }));
+        usedVariants.add(matmulVariant(rt, { M, N: K, K: N, transA: false, transB: false }));
+        usedVariants.add(matmulVariant(rt, { M: N, N: K, K: M, transA: true, transB: false }));
         const fwd = runOp(rt, await linearForward(rt, { x, w, b }));
-        assertClose(`y (${matmulVariant(rt, { K, transA: false, transB: true })})`, await rt.readF32(fwd.out.y), want, tolFor(K));
+        assertClose(`y (tiled forced: ${forceTiled})`, await rt.readF32(fwd.out.y), refForward(xh, wh, bh, M, K, N), tolFor(K));
+        const fb = runOp(rt, await linearFeedback(rt, { dy, feedback: B }));
+        assertClose(`dx (tiled forced: ${forceTiled})`, await rt.readF32(fb.out.dx), refFeedback(dyh, Bh, M, N, K), tolFor(N));
+        const wg = runOp(rt, await linearWeightGrad(rt, { dy, x, db: null }));
+        assertClose(`dw (tiled forced: ${forceTiled})`, await rt.readF32(wg.out.dw), wantG.dw, tolFor(M));
       } finally {
         debugFlags.forceTiledMatmul = false;
       }
     }
   });
 }
+
+test('on a CPU adapter with 8-lane subgroups, each lane-tiled entry was exercised', async () => {
+  const rt = await gpu();
+  const sg = rt.ctx.subgroupSize;
+  if (!rt.ctx.isCpu || sg?.min !== 8 || sg?.max !== 8) return;
+  for (const v of ['lanes_nt', 'lanes_nn', 'lanes_tn', 'tiled']) assert.ok(usedVariants.has(v), `variant ${v} not exercised`);
+});
 
 test('feedback with B = W (the same buffer) is backprop', async () => {
   const rt = await gpu();

@@ -22,32 +22,35 @@ const WG_N = 8;
 const RM = 4;
 const RN = 4;
 
-/** The lane-tiled kernel's tile: 8 rows (one subgroup) × 8·4 columns. */
-const DOT4_TILE_M = 8;
-const DOT4_TILE_N = 32;
+/** Every lane-tiled entry computes an 8 × 32 tile of C per workgroup (one 8-lane subgroup). */
+const LANES_TILE_M = 8;
+const LANES_TILE_N = 32;
+
+export type MatmulVariant = 'lanes_nt' | 'lanes_nn' | 'lanes_tn' | 'tiled';
 
 /**
- * Which kernel: on CPU adapters with 8-wide subgroups, K-contiguous operands
- * (the forward x·Wᵀ with K % 4 == 0) take matmul_dot4; everything else, and
- * every GPU, takes the workgroup-tiled matmul.
+ * Which kernel: on CPU adapters with 8-wide subgroups, the layouts
+ * shaders/matmul_lanes.wgsl covers (see its alignment needs) take it;
+ * everything else, and every GPU, takes the workgroup-tiled matmul.
  */
-export function matmulVariant(rt: Runtime, a: { K: number; transA: boolean; transB: boolean }): 'dot4' | 'tiled' {
+export function matmulVariant(rt: Runtime, a: { M: number; N: number; K: number; transA: boolean; transB: boolean }): MatmulVariant {
   if (debugFlags.forceTiledMatmul) return 'tiled';
   const sg = rt.ctx.subgroupSize;
-  const laneTiles = rt.ctx.isCpu && sg !== null && sg.min === 8 && sg.max === 8;
-  return laneTiles && !a.transA && a.transB && a.K % 4 === 0 ? 'dot4' : 'tiled';
+  if (!rt.ctx.isCpu || sg === null || sg.min !== 8 || sg.max !== 8) return 'tiled';
+  if (!a.transA && a.transB && a.K % 4 === 0) return 'lanes_nt';
+  if (!a.transA && !a.transB && a.K % 4 === 0 && a.N % 4 === 0) return 'lanes_nn';
+  if (a.transA && !a.transB && a.M % 4 === 0 && a.N % 4 === 0) return 'lanes_tn';
+  return 'tiled';
 }
 
 /** Records C = op(A)·op(B) (+ bias); shapes are the caller's to validate. */
-export async function matmul(
-  rt: Runtime,
-  { a, b, c, M, N, K, transA = false, transB = false, bias = null }: MatmulArgs,
-): Promise<Dispatch> {
-  if (matmulVariant(rt, { K, transA, transB }) === 'dot4') {
-    const kernel = await rt.kernel('matmul_dot4', { HAS_BIAS: bias !== null });
+export async function matmul(rt: Runtime, { a, b, c, M, N, K, transA = false, transB = false, bias = null }: MatmulArgs): Promise<Dispatch> {
+  const variant = matmulVariant(rt, { M, N, K, transA, transB });
+  if (variant !== 'tiled') {
+    const kernel = await rt.kernel('matmul_lanes', { HAS_BIAS: bias !== null }, variant.slice('lanes_'.length));
     return rt.dispatch(kernel, { params: { M, N, K }, lhs: a, rhs: b, bias: bias ?? a, out: c }, [
-      ceilDiv(N, DOT4_TILE_N),
-      ceilDiv(M, DOT4_TILE_M),
+      ceilDiv(N, LANES_TILE_N),
+      ceilDiv(M, LANES_TILE_M),
     ]);
   }
   const kernel = await rt.kernel('matmul', { TRANS_A: transA, TRANS_B: transB, HAS_BIAS: bias !== null, WG_M, WG_N });
