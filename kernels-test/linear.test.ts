@@ -74,11 +74,29 @@ for (const [M, K, N] of SHAPES) {
 // Every matmul variant against the same expectations: the lane-tiled kernels
 // (CPU adapters, aligned shapes) and the workgroup-tiled one (forced).
 const usedVariants = new Set<string>();
-for (const [M, K, N] of [[9, 12, 36], [4, 4, 4], [17, 64, 40], [12, 20, 8], [8, 9, 44]] as const) {
+for (const [M, K, N] of [
+  [9, 12, 36],
+  [4, 4, 4],
+  [17, 64, 40],
+  [12, 20, 8],
+  [8, 9, 44],
+] as const) {
   test(`every variant agrees with the reference: M=${M} K=${K} N=${N}`, async () => {
     const rt = await gpu();
-    const [xh, wh, bh, dyh, Bh] = [randomArray(M * K, 5, 1), randomArray(N * K, 6, 1), randomArray(N, 7, 1), randomArray(M * N, 8, 1), randomArray(N * K, 9, 1)];
-    const [x, w, b, dy, B] = [rt.upload(f32(xh), [M, K]), rt.upload(f32(wh), [N, K]), rt.upload(f32(bh), [N]), rt.upload(f32(dyh), [M, N]), rt.upload(f32(Bh), [N, K])];
+    const [xh, wh, bh, dyh, Bh] = [
+      randomArray(M * K, 5, 1),
+      randomArray(N * K, 6, 1),
+      randomArray(N, 7, 1),
+      randomArray(M * N, 8, 1),
+      randomArray(N * K, 9, 1),
+    ];
+    const [x, w, b, dy, B] = [
+      rt.upload(f32(xh), [M, K]),
+      rt.upload(f32(wh), [N, K]),
+      rt.upload(f32(bh), [N]),
+      rt.upload(f32(dyh), [M, N]),
+      rt.upload(f32(Bh), [N, K]),
+    ];
     const wantG = refWeightGrad(dyh, xh, M, N, K);
     for (const forceTiled of [false, true]) {
       debugFlags.forceTiledMatmul = forceTiled;

@@ -45,7 +45,12 @@ test('random lifetimes: never overlapping, within 1.5× the lower bound', () => 
     const lifetimes: Lifetime[] = [];
     for (let i = 0; i < 60; i++) {
       const first = Math.floor(rand() * 100);
-      lifetimes.push({ id: `t${String(i).padStart(2, '0')}`, bytes: 16 * (1 + Math.floor(rand() * 64)), first, last: first + Math.floor(rand() * 20) });
+      lifetimes.push({
+        id: `t${String(i).padStart(2, '0')}`,
+        bytes: 16 * (1 + Math.floor(rand() * 64)),
+        first,
+        last: first + Math.floor(rand() * 20),
+      });
     }
     const plan = planMemory(lifetimes);
     assertNoOverlap(lifetimes, plan.slotOf);

@@ -24,7 +24,8 @@ export interface MemoryPlan {
 
 export function planMemory(lifetimes: readonly Lifetime[]): MemoryPlan {
   for (const t of lifetimes) {
-    if (!(t.last >= t.first) || t.bytes < 0) throw new Error(`planMemory(): tensor ${t.id} has first=${t.first} last=${t.last} bytes=${t.bytes}`);
+    if (!(t.last >= t.first) || t.bytes < 0)
+      throw new Error(`planMemory(): tensor ${t.id} has first=${t.first} last=${t.last} bytes=${t.bytes}`);
   }
   const order = [...lifetimes].sort((a, b) => a.first - b.first || b.bytes - a.bytes);
   const slotBytes: number[] = [];
