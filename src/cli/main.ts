@@ -8,6 +8,7 @@ import { createNodeRuntime } from '../gpu/node-runtime.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { BENCH_HELP, bench } from './bench.ts';
 import { INFO_HELP, adapterLine, printInfo } from './info.ts';
+import { STEP_HELP, step } from './step.ts';
 import { COMMON_OPTIONS, UsageError, parseCommand } from './usage.ts';
 
 const MAIN_HELP = `nowt — train and compare learning rules without weight transport, on WebGPU
@@ -17,6 +18,7 @@ Usage: nowt <command> [options]
 Commands:
   info     the WebGPU adapter, its limits and features
   bench    kernel throughput next to the adapter's FMA peak and tfjs-backend-webgpu
+  step     one forward and feedback pass on one batch (gradients under a rule), no update
 
 Every command takes --help, --adapter NAME (or NOWT_ADAPTER) and --debug LIST
 (force-tiled-matmul, print-shaders, validate; or NOWT_DEBUG).
@@ -66,8 +68,38 @@ export async function main(argv: string[]): Promise<number> {
         });
         return 0;
       }
+      case 'step': {
+        const { values } = parseCommand('step', rest, {
+          ...COMMON_OPTIONS,
+          model: { type: 'string' },
+          'num-classes': { type: 'string' },
+          'in-channels': { type: 'string' },
+          rule: { type: 'string' },
+          weights: { type: 'string' },
+          batch: { type: 'string' },
+          out: { type: 'string' },
+          hidden: { type: 'string' },
+        });
+        if (values.help) return void console.log(STEP_HELP), 0;
+        if (values.debug) setDebugFlags(values.debug);
+        const args = {
+          model: values.model,
+          numClasses: values['num-classes'],
+          inChannels: values['in-channels'],
+          rule: values.rule,
+          weights: values.weights,
+          batch: values.batch,
+          out: values.out,
+          hidden: values.hidden,
+        };
+        await withRuntime(values.adapter, async (rt) => {
+          console.log(adapterLine(rt));
+          await step(rt, args);
+        });
+        return 0;
+      }
       default:
-        throw new UsageError(`nowt: unknown command "${command}". Commands: info, bench. See \`nowt --help\`.`);
+        throw new UsageError(`nowt: unknown command "${command}". Commands: info, bench, step. See \`nowt --help\`.`);
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof NowtError || (e instanceof Error && e.message.startsWith('--debug'))) {

@@ -105,8 +105,11 @@ export class Runtime {
    * A tensor that shares `base`'s buffer from element `offset` on (e.g. one
    * parameter inside a flat arena). Releasing a view frees nothing.
    */
-  view(base: Tensor, offset: number, shape: readonly number[], label = ''): Tensor {
+  view(base: Tensor, offset: number, shape: readonly number[], label = '', dtype: DType = base.dtype): Tensor {
     checkShape(label || 'view()', shape);
+    if (BYTES_PER_ELEMENT[dtype] !== BYTES_PER_ELEMENT[base.dtype]) {
+      throw new ShapeError(`view(${label || base}): ${dtype} elements do not have ${base.dtype}'s size`);
+    }
     const bytesPer = BYTES_PER_ELEMENT[base.dtype];
     const byteOffset = base.byteOffset + offset * bytesPer;
     const align = this.ctx.limits.minStorageBufferOffsetAlignment;
@@ -119,7 +122,7 @@ export class Runtime {
     if (offset < 0 || offset + size > base.size) {
       throw new ShapeError(`view(${label || base}): elements [${offset}, ${offset + size}) exceed ${base} (${base.size})`);
     }
-    return new Tensor(shape, base.dtype, base.buffer, null, label, byteOffset);
+    return new Tensor(shape, dtype, base.buffer, null, label, byteOffset);
   }
 
   write(t: Tensor, data: HostArray): void {

@@ -1,0 +1,68 @@
+// The rule seam (ARCHITECTURE.md): a rule decides what sits in each weight
+// layer's feedback binding (W itself, or a tensor of its own in the B arena)
+// and which kernels run around the optimizer. Adding a rule touches
+// src/rules/ only.
+
+import type { Dispatch, Runtime } from '../gpu/runtime.ts';
+import type { Graph } from '../graph/ir.ts';
+import type { ParamStore } from '../graph/params.ts';
+import type { Shapes } from '../graph/shapes.ts';
+import type { SgdHyper } from '../kernels/sgd.ts';
+
+export type RuleName = 'bp' | 'fa' | 'ss' | 'wm' | 'kp';
+export const RULE_NAMES: readonly RuleName[] = ['bp', 'fa', 'ss', 'wm', 'kp'];
+
+/** Weight-mirror settings (LEARNING_RULES.md, WM). */
+export interface MirrorOptions {
+  /** Noise standard deviation σ. */
+  sigma: number;
+  /** Noise samples per mirror step (n). */
+  samples: number;
+  /** η_B. */
+  etaB: number;
+  /** λ_B. */
+  lambdaB: number;
+  /** Mirror steps after each training batch. */
+  stepsPerBatch: number;
+  /** Mirror steps before training starts. */
+  warmupSteps: number;
+  /** Seed of the noise generator. */
+  seed: number;
+}
+
+export const DEFAULT_MIRROR: MirrorOptions = { sigma: 1, samples: 64, etaB: 0.05, lambdaB: 0.05, stepsPerBatch: 1, warmupSteps: 0, seed: 1 };
+
+export interface RuleContext {
+  rt: Runtime;
+  graph: Graph;
+  store: ParamStore;
+  shapes: Shapes;
+  hyper: SgdHyper;
+  mirror: MirrorOptions;
+}
+
+/** Dispatches a rule records, with a hook to run between replays (e.g. advance the noise). */
+export interface RuleDispatches {
+  dispatches: Dispatch[];
+  /** Called once per replay, before it is submitted (rewrites uniforms only). */
+  beforeRun?: () => void;
+  setHyper?: (h: SgdHyper) => void;
+}
+
+export interface Rule {
+  readonly name: RuleName;
+  /** B lives in the B arena; false means each layer's B is W's own buffer (backprop). */
+  readonly ownsFeedback: boolean;
+  /** B is read from a checkpoint (fa, wm, kp); ss derives it and bp has none. */
+  readonly feedbackInCheckpoint: boolean;
+  /** B has a momentum buffer of its own (kp). */
+  readonly feedbackMomentum: boolean;
+  /** Refuses settings the rule cannot work with (a clear error). */
+  validate(hyper: SgdHyper): void;
+  /** Runs before the forward pass of every step (ss: B = sign(W)·s). */
+  beforeStep(ctx: RuleContext): Promise<RuleDispatches>;
+  /** The optimizer step (SGD on both arenas; kp also moves B). */
+  update(ctx: RuleContext): Promise<RuleDispatches>;
+  /** Runs after the update (wm: mirror steps). */
+  afterUpdate(ctx: RuleContext): Promise<RuleDispatches>;
+}

@@ -1,0 +1,77 @@
+// Weight mirrors (Akrout et al. 2019). Engaged mode learns like FA; in mirror
+// mode each weight layer on its own gets noise x ~ N(0, σ²) shaped like its
+// input (n samples), computes y = W * x with its own stride and padding (no
+// bias, no BN, no nonlinearity), and updates B ← B + η_B·corr(x, y)/n − λ_B·B,
+// corr being the weight-gradient contraction with x as input and y as output
+// signal. E[corr] ∝ σ²·W, so B drifts to a positive multiple of W with no data.
+
+import type { Dispatch } from '../gpu/runtime.ts';
+import { weightLayers } from '../graph/ir.ts';
+import { conv2dForward, conv2dWeightGrad } from '../kernels/conv2d.ts';
+import { mirrorUpdate } from '../kernels/feedback_rules.ts';
+import { linearForward, linearWeightGrad } from '../kernels/linear.ts';
+import { advancePhilox, randomNormal, type RandomOp } from '../kernels/random.ts';
+import type { Rule, RuleContext, RuleDispatches } from './rule.ts';
+import { NONE, sgdUpdate } from './sgd-update.ts';
+
+/** `steps` mirror steps over every weight layer, as one recorded sequence. */
+export async function mirrorSteps(ctx: RuleContext, steps: number): Promise<RuleDispatches> {
+  const { rt, graph, store, shapes, mirror } = ctx;
+  const n = mirror.samples;
+  const layers = weightLayers(graph).map((l, index) => {
+    const node = graph.nodes[l.node];
+    const inShape = [n, ...shapes[node.inputs[0]].slice(1)];
+    const outShape = [n, ...shapes[l.node].slice(1)];
+    return { l, node, index, inShape, outShape };
+  });
+  const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  // One scratch each for x, y and corr, sized for the largest layer and reused layer after layer.
+  const noise = rt.empty([Math.max(...layers.map((x) => size(x.inShape)))], 'f32', 'wm.noise');
+  const out = rt.empty([Math.max(...layers.map((x) => size(x.outShape)))], 'f32', 'wm.y');
+  const corr = rt.empty([Math.max(...layers.map((x) => size(x.l.shape)))], 'f32', 'wm.corr');
+  const dispatches: Dispatch[] = [];
+  const draws: { op: RandomOp; numel: number; stream: number }[] = [];
+  for (let s = 0; s < steps; s++) {
+    for (const { l, node, index, inShape, outShape } of layers) {
+      const x = rt.view(noise, 0, inShape);
+      const y = rt.view(out, 0, outShape);
+      const c = rt.view(corr, 0, l.shape);
+      const stream = index;
+      const draw = await randomNormal(rt, { out: x, seed: mirror.seed, stream, offset: 0, scale: mirror.sigma });
+      draws.push({ op: draw, numel: size(inShape), stream });
+      dispatches.push(...draw.dispatches);
+      const w = store.param(l.weight);
+      if (node.kind === 'conv2d') {
+        const { stride, pad } = node.attrs;
+        dispatches.push(...(await conv2dForward(rt, { x, w, stride, pad, y })).dispatches);
+        dispatches.push(...(await conv2dWeightGrad(rt, { dy: y, x, stride, pad, dw: c })).dispatches);
+      } else {
+        dispatches.push(...(await linearForward(rt, { x, w, y })).dispatches);
+        dispatches.push(...(await linearWeightGrad(rt, { dy: y, x, dw: c, db: null })).dispatches);
+      }
+      const upd = await mirrorUpdate(rt, { b: store.feedback(l.weight), corr: c, etaB: mirror.etaB, lambdaB: mirror.lambdaB, scale: 1 / n });
+      dispatches.push(...upd.dispatches);
+    }
+  }
+  // Every replay draws fresh noise: each recorded draw moves past what the previous replay used.
+  const offsets = new Map<number, number>();
+  const beforeRun = () => {
+    for (const d of draws) {
+      const at = offsets.get(d.stream) ?? 0;
+      d.op.setState({ seed: mirror.seed, stream: d.stream, offset: at }, mirror.sigma);
+      offsets.set(d.stream, advancePhilox({ seed: mirror.seed, stream: d.stream, offset: at }, d.numel).offset);
+    }
+  };
+  return { dispatches, beforeRun };
+}
+
+export const wm: Rule = {
+  name: 'wm',
+  ownsFeedback: true,
+  feedbackInCheckpoint: true,
+  feedbackMomentum: false,
+  validate() {},
+  beforeStep: async () => NONE,
+  update: (ctx) => sgdUpdate(ctx),
+  afterUpdate: (ctx) => (ctx.mirror.stepsPerBatch > 0 ? mirrorSteps(ctx, ctx.mirror.stepsPerBatch) : Promise.resolve(NONE)),
+};
