@@ -4,6 +4,11 @@
 import { create, globals } from 'webgpu';
 import { acquireDevice, type GpuContext } from './device.ts';
 
+// dawn.node frees an instance when its GPU object is collected, even while
+// the event loop still polls it; instances live for the process (one per
+// set of flags), so a destroyed device never takes its instance down with it.
+const instances = new Map<string, GPU>();
+
 const BACKEND_BY_PLATFORM: Record<string, string> = { linux: 'vulkan', darwin: 'metal', win32: 'd3d12' };
 
 export interface NodeDeviceOptions {
@@ -22,7 +27,12 @@ export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<G
   if (process.env.NOWT_DAWN_FLAGS) flags.push(...process.env.NOWT_DAWN_FLAGS.split(' '));
   // Mesa's lavapipe warns without it and some drivers refuse to start.
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  const gpu = create(flags) as GPU;
+  const key = flags.join(' ');
+  let gpu = instances.get(key);
+  if (!gpu) {
+    gpu = create(flags) as GPU;
+    instances.set(key, gpu);
+  }
   try {
     return await acquireDevice(gpu, { backend });
   } catch (e) {

@@ -313,8 +313,8 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
       if (isData(id)) return;
       const g = declare(gradKey(id), shapes[id]);
       if (!written.has(resolve(g))) {
-        written.add(resolve(g));
         renames.set(resolve(g), src);
+        written.add(resolve(g));
         return;
       }
       calls.push({ reads: [src, renamed(g)], writes: [renamed(g)], emit: (t) => addInPlace(rt, { acc: t(renamed(g)), a: t(src) }) });
