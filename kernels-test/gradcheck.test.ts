@@ -52,7 +52,12 @@ function referenceLoss(p: Map<string, ArrayLike<number>>, input: ArrayLike<numbe
   };
   const bn = (x: T, name: string): T => {
     const ones = new Float64Array(x.c).fill(1);
-    const r = batchnormTrainForward(x.v, p.get(`${name}.weight`)!, p.get(`${name}.bias`)!, new Float64Array(x.c), ones, { n: N, c: x.c, h: x.h, w: x.h });
+    const r = batchnormTrainForward(x.v, p.get(`${name}.weight`)!, p.get(`${name}.bias`)!, new Float64Array(x.c), ones, {
+      n: N,
+      c: x.c,
+      h: x.h,
+      w: x.h,
+    });
     return { ...x, v: r.y };
   };
   const relu = (x: T): T => ({ ...x, v: reluForward(x.v) });
@@ -73,7 +78,14 @@ test('backprop gradients of a tiny ResNet match float64 finite differences of th
   const rt = await gpu();
   const graph = tinyResnet();
   const hyper = { lr: 0, momentum: 0, weightDecay: 0, nesterov: false, firstStep: true };
-  const prog = await StepProgram.compile(rt, graph, { batch: N, inputHW: [S, S], rule: RULES.bp, hyper, mirror: DEFAULT_MIRROR, mode: 'grads' });
+  const prog = await StepProgram.compile(rt, graph, {
+    batch: N,
+    inputHW: [S, S],
+    rule: RULES.bp,
+    hyper,
+    mirror: DEFAULT_MIRROR,
+    mode: 'grads',
+  });
   const state: Map<string, HostTensor> = initialState(graph, 11, false);
   loadState(rt, prog.store, state, 'init', false);
   const input = Float32Array.from(randomArray(N * C * S * S, 5, 1));

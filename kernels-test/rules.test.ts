@@ -31,7 +31,10 @@ async function trainer(graph: Graph, rule: RuleName, hyper = HYPER, mirror: Mirr
   const [c, h, w] = [graph.nodes[graph.input].attrs as { shape: number[] }][0].shape;
   const feed = (seed: number) => {
     rt.write(prog.pass.input, Float32Array.from(randomArray(BATCH * c * (h ?? inputHW[0]) * (w ?? inputHW[1]), seed, 1)));
-    rt.write(prog.pass.target, Int32Array.from({ length: BATCH }, (_, i) => (seed + i) % 5));
+    rt.write(
+      prog.pass.target,
+      Int32Array.from({ length: BATCH }, (_, i) => (seed + i) % 5),
+    );
   };
   return { rt, prog, feed };
 }
@@ -40,7 +43,8 @@ async function trainer(graph: Graph, rule: RuleName, hyper = HYPER, mirror: Mirr
 async function layerTensors(p: StepProgram, graph: Graph): Promise<{ name: string; w: Float32Array; b: Float32Array }[]> {
   const rt = p.rt;
   const out = [];
-  for (const l of weightLayers(graph)) out.push({ name: l.name, w: await rt.readF32(p.store.param(l.weight)), b: await rt.readF32(p.store.feedback(l.weight)) });
+  for (const l of weightLayers(graph))
+    out.push({ name: l.name, w: await rt.readF32(p.store.param(l.weight)), b: await rt.readF32(p.store.feedback(l.weight)) });
   return out;
 }
 
@@ -127,7 +131,8 @@ async function mirror(prog: StepProgram, per: number, reps: number): Promise<voi
 test('wm: mirror mode alone, with no data, takes every layer from ~90° to below 10°', async () => {
   const graph = mlp({ numClasses: 5, inChannels: 1, hidden: [24, 12], inputHW: HW });
   const { prog } = await trainer(graph, 'wm', HYPER, { ...DEFAULT_MIRROR, samples: 64, etaB: 0.05, lambdaB: 0.05 });
-  for (const l of await layerTensors(prog, graph)) assert.ok(alignment(l.b, l.w).angleDeg > 60, `${l.name} starts at ${alignment(l.b, l.w).angleDeg}°`);
+  for (const l of await layerTensors(prog, graph))
+    assert.ok(alignment(l.b, l.w).angleDeg > 60, `${l.name} starts at ${alignment(l.b, l.w).angleDeg}°`);
   await mirror(prog, 10, 12);
   for (const l of await layerTensors(prog, graph)) {
     const a = alignment(l.b, l.w).angleDeg;
@@ -143,7 +148,11 @@ test('wm: mirror mode alone, with no data, takes every layer from ~90° to below
  * against the exact expectation, and that it is close to W as well.
  */
 function validCounts(kh: number, kw: number, h: number, w: number, oh: number, ow: number, stride: number, pad: number): Float64Array {
-  const axis = (k: number, size: number, out: number) => Array.from({ length: k }, (_, t) => Array.from({ length: out }, (_, o) => o * stride - pad + t).filter((i) => i >= 0 && i < size).length);
+  const axis = (k: number, size: number, out: number) =>
+    Array.from(
+      { length: k },
+      (_, t) => Array.from({ length: out }, (_, o) => o * stride - pad + t).filter((i) => i >= 0 && i < size).length,
+    );
   const [a, b] = [axis(kh, h, oh), axis(kw, w, ow)];
   return Float64Array.from({ length: kh * kw }, (_, i) => a[Math.floor(i / kw)] * b[i % kw]);
 }

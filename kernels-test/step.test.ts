@@ -33,10 +33,31 @@ async function nowt(args: string[]): Promise<{ code: number; stderr: string }> {
 }
 
 function stepArgs(fx: StepFixture, w: string, b: string, out: string, rule = fx.rule): string[] {
-  return ['step', '--model', fx.model, '--num-classes', String(fx.numClasses), '--in-channels', String(fx.inChannels), '--rule', rule, '--weights', w, '--batch', b, '--out', out];
+  return [
+    'step',
+    '--model',
+    fx.model,
+    '--num-classes',
+    String(fx.numClasses),
+    '--in-channels',
+    String(fx.inChannels),
+    '--rule',
+    rule,
+    '--weights',
+    w,
+    '--batch',
+    b,
+    '--out',
+    out,
+  ];
 }
 
-const CASES = ['resnet20_bp', 'resnet20_fa', 'resnet20_ss', ...(process.env.NOWT_TEST_LARGE ? ['resnet18_bp', 'resnet18_fa', 'resnet18_ss'] : [])];
+const CASES = [
+  'resnet20_bp',
+  'resnet20_fa',
+  'resnet20_ss',
+  ...(process.env.NOWT_TEST_LARGE ? ['resnet18_bp', 'resnet18_fa', 'resnet18_ss'] : []),
+];
 
 for (const name of CASES) {
   test(`nowt step ${name} matches PyTorch (loss, logits, every gradient within 1e-3)`, async () => {
@@ -47,8 +68,12 @@ for (const name of CASES) {
     const r = await nowt(stepArgs(fx, w, b, out));
     assert.is(r.code, 0, r.stderr);
     const file = readSafetensorsFile(out);
-    const fails = [...compareValues('loss', toFloat32(getTensor(file, 'loss')), [fx.loss]), ...compareValues('logits', toFloat32(getTensor(file, 'logits')), fx.logits)];
-    for (const [param, want] of Object.entries(fx.grads)) fails.push(...compareSummary(param, gradSummary(toFloat32(getTensor(file, `grad.${param}`))), want));
+    const fails = [
+      ...compareValues('loss', toFloat32(getTensor(file, 'loss')), [fx.loss]),
+      ...compareValues('logits', toFloat32(getTensor(file, 'logits')), fx.logits),
+    ];
+    for (const [param, want] of Object.entries(fx.grads))
+      fails.push(...compareSummary(param, gradSummary(toFloat32(getTensor(file, `grad.${param}`))), want));
     assert.equal(fails, [], fails.slice(0, 10).join('\n'));
   });
 }
@@ -59,7 +84,12 @@ test('bad input: unknown model, wrong in-channels for the checkpoint, malformed 
   writeSafetensorsFile(w, stepWeights(fx));
   writeSafetensorsFile(b, stepBatch(fx));
 
-  let r = await nowt(['step', ...stepArgs(fx, w, b, out).slice(1).map((a) => (a === 'resnet20' ? 'resnet21x' : a))]);
+  let r = await nowt([
+    'step',
+    ...stepArgs(fx, w, b, out)
+      .slice(1)
+      .map((a) => (a === 'resnet20' ? 'resnet21x' : a)),
+  ]);
   assert.is.not(r.code, 0);
   assert.match(r.stderr, /unknown model 'resnet21x'; known models: resnet18/);
 
@@ -83,7 +113,10 @@ test('bad input: unknown model, wrong in-channels for the checkpoint, malformed 
 
   const liar = Buffer.from(bytes);
   const headerLen = Number(liar.readBigUInt64LE(0));
-  const header = liar.subarray(8, 8 + headerLen).toString('utf8').replace(/"data_offsets":\[0,(\d+)\]/, (_, e) => `"data_offsets":[0,${Number(e) + 4}]`);
+  const header = liar
+    .subarray(8, 8 + headerLen)
+    .toString('utf8')
+    .replace(/"data_offsets":\[0,(\d+)\]/, (_, e) => `"data_offsets":[0,${Number(e) + 4}]`);
   const lies = join(dir, 'lies.safetensors');
   writeFileSync(lies, Buffer.concat([liar.subarray(0, 8), Buffer.from(header.padEnd(headerLen)), liar.subarray(8 + headerLen)]));
   r = await nowt(stepArgs(fx, lies, b, out));
@@ -91,7 +124,19 @@ test('bad input: unknown model, wrong in-channels for the checkpoint, malformed 
   assert.match(r.stderr, /lies\.safetensors/);
 
   const unknown = join(dir, 'unknown.safetensors');
-  writeFileSync(unknown, Buffer.concat([liar.subarray(0, 8), Buffer.from(liar.subarray(8, 8 + headerLen).toString('utf8').replace('"F32"', '"F7"')), liar.subarray(8 + headerLen)]));
+  writeFileSync(
+    unknown,
+    Buffer.concat([
+      liar.subarray(0, 8),
+      Buffer.from(
+        liar
+          .subarray(8, 8 + headerLen)
+          .toString('utf8')
+          .replace('"F32"', '"F7"'),
+      ),
+      liar.subarray(8 + headerLen),
+    ]),
+  );
   r = await nowt(stepArgs(fx, unknown, b, out));
   assert.is.not(r.code, 0);
   assert.match(r.stderr, /unknown.*dtype|dtype.*F7/i);

@@ -1,6 +1,8 @@
 // `nowt bench`: kernel throughput as a table, and as JSON with --json.
 
-import { runKernelBench, formatKernelTable } from '../../tools/bench/kernels.ts';
+import { formatKernelTable, formatModelTable, runKernelBench, runModelBench } from '../../tools/bench/kernels.ts';
+import { ruleByName } from '../rules/index.ts';
+import type { RuleName } from '../rules/rule.ts';
 import { MATMUL_SHAPES } from '../../tools/bench/matmul.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { writeFileAtomic } from './files.ts';
@@ -18,12 +20,17 @@ const SHAPE_KEYS: Record<string, string> = {
 export const BENCH_HELP = `nowt bench — kernel throughput on this adapter, next to its measured FMA peak
 and tfjs-backend-webgpu on the same device in the same run
 
-Usage: nowt bench --kernels [--sizes LIST] [--no-peers] [--json FILE] [--adapter NAME]
+Usage: nowt bench [--kernels] [--models] [options]
 
   --kernels        benchmark the kernels (the FMA peak probe; linear forward,
                    feedback and weight gradient at each size)
   --sizes LIST     comma-separated subset of: ${Object.keys(SHAPE_KEYS).join(', ')} (default: all;
                    fc is ResNet-18's classifier, batch 256 × 512 → 1000)
+  --models         benchmark whole training steps per rule: resnet18 and resnet50
+                   (batch 8, 64² on a CPU adapter; batch 128, 224² on a GPU) and
+                   resnet20 (32²), with the memory plan's bytes next to the minimum
+  --model-list L   comma-separated subset of resnet18, resnet50, resnet20
+  --rules LIST     comma-separated subset of bp, fa, ss, wm, kp (default: all)
   --no-peers       skip tfjs-backend-webgpu
   --json FILE      also write the results as JSON (schema in INTERFACES.md)
   --adapter NAME   pick an adapter by a substring of its name (or NOWT_ADAPTER)
@@ -34,6 +41,9 @@ On a CPU adapter the 2048 sizes take minutes; --sizes 256,512,1024,fc is quicker
 
 export interface BenchArgs {
   kernels: boolean;
+  models: boolean;
+  modelList?: string;
+  rules?: string;
   sizes?: string;
   peers: boolean;
   json?: string;
@@ -49,20 +59,35 @@ export function parseSizes(list: string | undefined): string[] | undefined {
   });
 }
 
-export async function bench(rt: Runtime, args: BenchArgs): Promise<void> {
-  if (!args.kernels) throw new UsageError('nowt bench: say what to benchmark: --kernels. See `nowt bench --help`.');
+export async function bench(rt: Runtime, newRuntime: () => Promise<Runtime>, args: BenchArgs): Promise<void> {
+  if (!args.kernels && !args.models)
+    throw new UsageError('nowt bench: say what to benchmark: --kernels and/or --models. See `nowt bench --help`.');
   const shapes = parseSizes(args.sizes);
-  let progress: Progress | null = null;
-  const report = await runKernelBench(rt, {
-    shapes,
-    peers: args.peers,
-    onProgress: (done, total, label) => {
-      progress ??= new Progress(total);
-      progress.step(done, label);
-    },
+  const models = args.modelList?.split(',').map((m) => {
+    if (!['resnet18', 'resnet50', 'resnet20'].includes(m))
+      throw new UsageError(`nowt bench: --model-list: unknown model "${m}" (known: resnet18, resnet50, resnet20)`);
+    return m;
   });
-  (progress as Progress | null)?.done();
-  console.log(formatKernelTable(report));
+  const rules = args.rules?.split(',').map((r) => ruleByName(r.trim()).name as RuleName);
+  const progressFn = () => {
+    let progress: Progress | null = null;
+    return {
+      onProgress: (done: number, total: number, label: string) => {
+        progress ??= new Progress(total);
+        progress.step(done, label);
+        if (done === total) progress.done();
+      },
+    };
+  };
+  const report = args.kernels
+    ? await runKernelBench(rt, { shapes, peers: args.peers, ...progressFn() })
+    : { adapter: rt.ctx.adapter, peak_gflops: 0, kernels: [], models: [], peers: [] };
+  if (args.kernels) console.log(formatKernelTable(report));
+  if (args.models) {
+    const records = await runModelBench(newRuntime, { models, rules, ...progressFn() });
+    report.models = records;
+    console.log(`\n${formatModelTable(records)}`);
+  }
   if (args.json) {
     writeFileAtomic(args.json, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nwrote ${args.json}`);

@@ -55,16 +55,27 @@ export async function main(argv: string[]): Promise<number> {
         const { values } = parseCommand('bench', rest, {
           ...COMMON_OPTIONS,
           kernels: { type: 'boolean' },
+          models: { type: 'boolean' },
+          'model-list': { type: 'string' },
+          rules: { type: 'string' },
           sizes: { type: 'string' },
           'no-peers': { type: 'boolean' },
           json: { type: 'string' },
         });
         if (values.help) return (void console.log(BENCH_HELP), 0);
         if (values.debug) setDebugFlags(values.debug);
-        const args = { kernels: values.kernels ?? false, sizes: values.sizes, peers: !values['no-peers'], json: values.json };
+        const args = {
+          kernels: values.kernels ?? false,
+          models: values.models ?? false,
+          modelList: values['model-list'],
+          rules: values.rules,
+          sizes: values.sizes,
+          peers: !values['no-peers'],
+          json: values.json,
+        };
         await withRuntime(values.adapter, async (rt) => {
           console.log(adapterLine(rt));
-          await bench(rt, args);
+          await bench(rt, () => createNodeRuntime({ adapter: values.adapter }), args);
         });
         return 0;
       }
@@ -80,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
           out: { type: 'string' },
           hidden: { type: 'string' },
         });
-        if (values.help) return void console.log(STEP_HELP), 0;
+        if (values.help) return (void console.log(STEP_HELP), 0);
         if (values.debug) setDebugFlags(values.debug);
         const args = {
           model: values.model,

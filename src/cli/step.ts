@@ -69,7 +69,9 @@ export async function step(rt: Runtime, args: StepArgs): Promise<void> {
   const targetEntry = getTensor(batchFile, 'target');
   const shape = inputEntry.shape;
   if (shape.length !== 4 || shape[1] !== inChannels) {
-    throw new ShapeError(`${batchPath}: input is [${shape.join(', ')}]; ${modelName} with --in-channels ${inChannels} needs N×${inChannels}×H×W`);
+    throw new ShapeError(
+      `${batchPath}: input is [${shape.join(', ')}]; ${modelName} with --in-channels ${inChannels} needs N×${inChannels}×H×W`,
+    );
   }
   const [n, , h, w] = shape;
   if (targetEntry.shape.length !== 1 || targetEntry.shape[0] !== n) {

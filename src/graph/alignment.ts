@@ -30,7 +30,13 @@ export class AlignmentProbe {
     private readonly dispatches: Dispatch[],
   ) {}
 
-  static async compile(rt: Runtime, graph: Graph, store: ParamStore, batch: number, inputHW?: readonly [number, number]): Promise<AlignmentProbe> {
+  static async compile(
+    rt: Runtime,
+    graph: Graph,
+    store: ParamStore,
+    batch: number,
+    inputHW?: readonly [number, number],
+  ): Promise<AlignmentProbe> {
     const layers = weightLayers(graph);
     const rulePass = await compilePass(rt, graph, store, { batch, inputHW, keepDeltas: true, frozenStats: true });
     const bpPass = await compilePass(rt, graph, store, { batch, inputHW, keepDeltas: true, frozenStats: true, backprop: true });
@@ -48,7 +54,15 @@ export class AlignmentProbe {
       if (!a || !b) continue;
       dispatches.push(...(await alignmentSums(rt, { b: a, w: b, sums: deltaSums, firstSlot: i })).dispatches);
     }
-    return new AlignmentProbe(rt, layers.map((l) => l.name), rulePass, bpPass, weightSums, deltaSums, dispatches);
+    return new AlignmentProbe(
+      rt,
+      layers.map((l) => l.name),
+      rulePass,
+      bpPass,
+      weightSums,
+      deltaSums,
+      dispatches,
+    );
   }
 
   /** Runs both passes on one batch and returns every layer's angles (one readback). */

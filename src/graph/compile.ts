@@ -24,7 +24,7 @@ import { linearFeedback, linearForward, linearWeightGrad } from '../kernels/line
 import { LOSS_METRICS, softmaxCrossEntropy } from '../kernels/loss.ts';
 import { globalAvgPoolBackward, globalAvgPoolForward, maxPoolBackward, maxPoolForward } from '../kernels/pool.ts';
 import type { Op } from '../kernels/op.ts';
-import { fuse, type Stage } from './fusion.ts';
+import { fuse } from './fusion.ts';
 import { weightLayers, type Graph } from './ir.ts';
 import { planMemory, type Lifetime } from './memory-plan.ts';
 import type { ParamStore } from './params.ts';
@@ -142,7 +142,14 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
           reads: [x],
           writes: [y],
           emit: (t) =>
-            conv2dForward(rt, { x: t(x), w: store.param(a.weight), bias: a.bias ? store.param(a.bias) : null, stride: a.stride, pad: a.pad, y: t(y) }),
+            conv2dForward(rt, {
+              x: t(x),
+              w: store.param(a.weight),
+              bias: a.bias ? store.param(a.bias) : null,
+              stride: a.stride,
+              pad: a.pad,
+              y: t(y),
+            }),
         });
         break;
       }
@@ -179,7 +186,11 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
       case 'maxpool': {
         const a = s.node.attrs;
         const argmax = declare(`argmax:${out}`, shapes[out], 'i32');
-        calls.push({ reads: [x], writes: [y, argmax], emit: (t) => maxPoolForward(rt, { x: t(x), k: a.k, stride: a.stride, pad: a.pad, y: t(y), argmax: t(argmax) }) });
+        calls.push({
+          reads: [x],
+          writes: [y, argmax],
+          emit: (t) => maxPoolForward(rt, { x: t(x), k: a.k, stride: a.stride, pad: a.pad, y: t(y), argmax: t(argmax) }),
+        });
         break;
       }
       case 'global_avgpool':
@@ -187,7 +198,11 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
         break;
       case 'linear': {
         const a = s.node.attrs;
-        calls.push({ reads: [x], writes: [y], emit: (t) => linearForward(rt, { x: t(x), w: store.param(a.weight), b: a.bias ? store.param(a.bias) : null, y: t(y) }) });
+        calls.push({
+          reads: [x],
+          writes: [y],
+          emit: (t) => linearForward(rt, { x: t(x), w: store.param(a.weight), b: a.bias ? store.param(a.bias) : null, y: t(y) }),
+        });
         break;
       }
       case 'add':
@@ -202,7 +217,8 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
   calls.push({
     reads: [logits, target],
     writes: dlogits ? [dlogits, 'metrics'] : ['metrics'],
-    emit: (t) => softmaxCrossEntropy(rt, { logits: t(logits), targets: t(target), dlogits: dlogits ? t(dlogits) : null, metrics: t('metrics') }),
+    emit: (t) =>
+      softmaxCrossEntropy(rt, { logits: t(logits), targets: t(target), dlogits: dlogits ? t(dlogits) : null, metrics: t('metrics') }),
   });
 
   // ---- feedback and weight gradients
@@ -235,20 +251,45 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
           const a = s.node.attrs;
           if (opts.keepDeltas) deltas.set(a.weight, dy);
           if (s.kind === 'linear') {
-            calls.push({ reads: [dy, x], writes: [], emit: (t) => linearWeightGrad(rt, { dy: t(dy), x: t(x), dw: store.grad(a.weight), db: a.bias ? store.grad(a.bias) : null }) });
-            if (!isData(inId)) contribute(inId, (dst) => ({ reads: [dy], writes: [dst], emit: (t) => linearFeedback(rt, { dy: t(dy), feedback: feedbackOf(a.weight), dx: t(dst) }) }));
+            calls.push({
+              reads: [dy, x],
+              writes: [],
+              emit: (t) => linearWeightGrad(rt, { dy: t(dy), x: t(x), dw: store.grad(a.weight), db: a.bias ? store.grad(a.bias) : null }),
+            });
+            if (!isData(inId))
+              contribute(inId, (dst) => ({
+                reads: [dy],
+                writes: [dst],
+                emit: (t) => linearFeedback(rt, { dy: t(dy), feedback: feedbackOf(a.weight), dx: t(dst) }),
+              }));
           } else {
             const c = s.node.attrs;
             calls.push({
               reads: [dy, x],
               writes: [],
-              emit: (t) => conv2dWeightGrad(rt, { dy: t(dy), x: t(x), stride: c.stride, pad: c.pad, dw: store.grad(c.weight), db: c.bias ? store.grad(c.bias) : null }),
+              emit: (t) =>
+                conv2dWeightGrad(rt, {
+                  dy: t(dy),
+                  x: t(x),
+                  stride: c.stride,
+                  pad: c.pad,
+                  dw: store.grad(c.weight),
+                  db: c.bias ? store.grad(c.bias) : null,
+                }),
             });
             if (!isData(inId)) {
               contribute(inId, (dst) => ({
                 reads: [dy],
                 writes: [dst],
-                emit: (t) => conv2dFeedback(rt, { dy: t(dy), feedback: feedbackOf(c.weight), stride: c.stride, pad: c.pad, inputShape: shapes[inId], dx: t(dst) }),
+                emit: (t) =>
+                  conv2dFeedback(rt, {
+                    dy: t(dy),
+                    feedback: feedbackOf(c.weight),
+                    stride: c.stride,
+                    pad: c.pad,
+                    inputShape: shapes[inId],
+                    dx: t(dst),
+                  }),
               }));
             }
           }
@@ -259,7 +300,8 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
           const mean = `bn.mean:${s.node.id}`;
           const invStd = `bn.invstd:${s.node.id}`;
           const y = act(s.out);
-          if (s.residual !== null && !s.relu) throw new UnsupportedError(`compile(): ${s.node.name}: a fused residual add needs a ReLU after it`);
+          if (s.residual !== null && !s.relu)
+            throw new UnsupportedError(`compile(): ${s.node.name}: a fused residual add needs a ReLU after it`);
           const res = s.residual;
           // The residual's gradient and the input's come out of one launcher call.
           const dxKey = declare(`bn.dx:${s.node.id}`, shapes[inId]);
@@ -304,7 +346,8 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
           break;
         }
         case 'global_avgpool':
-          if (!isData(inId)) contribute(inId, (dst) => ({ reads: [dy], writes: [dst], emit: (t) => globalAvgPoolBackward(rt, { dy: t(dy), dx: t(dst) }) }));
+          if (!isData(inId))
+            contribute(inId, (dst) => ({ reads: [dy], writes: [dst], emit: (t) => globalAvgPoolBackward(rt, { dy: t(dy), dx: t(dst) }) }));
           break;
       }
     }
@@ -381,7 +424,6 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
     memory: { activationBytes: plan.totalBytes, activationLowerBound: plan.lowerBoundBytes, unplannedBytes },
   };
 }
-
 
 export function layerNames(graph: Graph): string[] {
   return weightLayers(graph).map((l) => l.weight);

@@ -27,7 +27,13 @@ export function expectedState(graph: Graph, withFeedback: boolean): Map<string, 
  * have are refused too (except feedback tensors the rule ignores and BN's
  * num_batches_tracked).
  */
-export function loadState(rt: Runtime, store: ParamStore, tensors: ReadonlyMap<string, HostTensor>, source: string, withFeedback: boolean): void {
+export function loadState(
+  rt: Runtime,
+  store: ParamStore,
+  tensors: ReadonlyMap<string, HostTensor>,
+  source: string,
+  withFeedback: boolean,
+): void {
   const want = expectedState(store.graph, withFeedback);
   const problems: string[] = [];
   for (const [name, shape] of want) {
@@ -100,7 +106,15 @@ function draw(init: InitSpec, n: number, rng: ReturnType<typeof seededNormal>): 
 export function initialState(graph: Graph, seed: number, withFeedback: boolean): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   const rng = seededNormal(seed);
-  for (const p of graph.params.values()) out.set(p.name, { shape: p.shape, data: draw(p.init, p.shape.reduce((a, b) => a * b, 1), rng) });
+  for (const p of graph.params.values())
+    out.set(p.name, {
+      shape: p.shape,
+      data: draw(
+        p.init,
+        p.shape.reduce((a, b) => a * b, 1),
+        rng,
+      ),
+    });
   for (const b of graph.buffers.values()) {
     if (b.dtype !== 'f32') continue;
     const n = b.shape.reduce((a, c) => a * c, 1);
@@ -110,7 +124,14 @@ export function initialState(graph: Graph, seed: number, withFeedback: boolean):
     const fb = seededNormal(seed ^ 0x5bd1e995);
     for (const l of weightLayers(graph)) {
       const spec = graph.params.get(l.weight)!;
-      out.set(feedbackName(l.weight), { shape: l.shape, data: draw(spec.init, spec.shape.reduce((a, b) => a * b, 1), fb) });
+      out.set(feedbackName(l.weight), {
+        shape: l.shape,
+        data: draw(
+          spec.init,
+          spec.shape.reduce((a, b) => a * b, 1),
+          fb,
+        ),
+      });
     }
   }
   return out;

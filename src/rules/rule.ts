@@ -30,7 +30,7 @@ export interface MirrorOptions {
   seed: number;
 }
 
-export const DEFAULT_MIRROR: MirrorOptions = { sigma: 1, samples: 64, etaB: 0.05, lambdaB: 0.05, stepsPerBatch: 1, warmupSteps: 0, seed: 1 };
+export const DEFAULT_MIRROR: MirrorOptions = { sigma: 1, samples: 4, etaB: 0.05, lambdaB: 0.05, stepsPerBatch: 1, warmupSteps: 0, seed: 1 };
 
 export interface RuleContext {
   rt: Runtime;

@@ -5,7 +5,10 @@ import { sgdStep, type HyperOp, type SgdHyper } from '../kernels/sgd.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import type { RuleContext, RuleDispatches } from './rule.ts';
 
-export async function sgdUpdate(ctx: RuleContext, arenas: ('weights' | 'biases')[] = ['weights', 'biases']): Promise<RuleDispatches & { ops: HyperOp<Record<string, Tensor>>[] }> {
+export async function sgdUpdate(
+  ctx: RuleContext,
+  arenas: ('weights' | 'biases')[] = ['weights', 'biases'],
+): Promise<RuleDispatches & { ops: HyperOp<Record<string, Tensor>>[] }> {
   const ops: HyperOp<Record<string, Tensor>>[] = [];
   for (const name of arenas) {
     const a = ctx.store.arenas[name];

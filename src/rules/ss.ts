@@ -14,7 +14,12 @@ export const ss: Rule = {
   validate() {},
   async beforeStep(ctx) {
     const scales = weightLayers(ctx.graph).map((l) => ssScale(l.shape));
-    const op = await signSymmetry(ctx.rt, { w: ctx.store.arenas.weights.params, b: ctx.store.feedbackArena!, scale: scales, segments: ctx.store.layerTable });
+    const op = await signSymmetry(ctx.rt, {
+      w: ctx.store.arenas.weights.params,
+      b: ctx.store.feedbackArena!,
+      scale: scales,
+      segments: ctx.store.layerTable,
+    });
     return { dispatches: [...op.dispatches] };
   },
   update: (ctx) => sgdUpdate(ctx),

@@ -49,7 +49,13 @@ export async function mirrorSteps(ctx: RuleContext, steps: number): Promise<Rule
         dispatches.push(...(await linearForward(rt, { x, w, y })).dispatches);
         dispatches.push(...(await linearWeightGrad(rt, { dy: y, x, dw: c, db: null })).dispatches);
       }
-      const upd = await mirrorUpdate(rt, { b: store.feedback(l.weight), corr: c, etaB: mirror.etaB, lambdaB: mirror.lambdaB, scale: 1 / n });
+      const upd = await mirrorUpdate(rt, {
+        b: store.feedback(l.weight),
+        corr: c,
+        etaB: mirror.etaB,
+        lambdaB: mirror.lambdaB,
+        scale: 1 / n,
+      });
       dispatches.push(...upd.dispatches);
     }
   }
