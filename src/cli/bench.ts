@@ -31,6 +31,10 @@ Usage: nowt bench [--kernels] [--models] [options]
                    resnet20 (32²), with the memory plan's bytes next to the minimum
   --model-list L   comma-separated subset of resnet18, resnet50, resnet20
   --rules LIST     comma-separated subset of bp, fa, ss, wm, kp (default: all)
+  --convs LIST     models whose distinct convs to run: resnet18,resnet50 (default),
+                   one of them, or none
+  --conv-batch N   batch of the conv benchmarks (default 8)
+  --conv-image N   image size of the conv benchmarks (default 224)
   --no-peers       skip tfjs-backend-webgpu
   --json FILE      also write the results as JSON (schema in INTERFACES.md)
   --adapter NAME   pick an adapter by a substring of its name (or NOWT_ADAPTER)
@@ -44,6 +48,9 @@ export interface BenchArgs {
   models: boolean;
   modelList?: string;
   rules?: string;
+  convs?: string;
+  convBatch?: string;
+  convImage?: string;
   sizes?: string;
   peers: boolean;
   json?: string;
@@ -79,8 +86,20 @@ export async function bench(rt: Runtime, newRuntime: () => Promise<Runtime>, arg
       },
     };
   };
+  const convModels = args.convs === undefined ? undefined : args.convs === 'none' ? [] : args.convs.split(',');
+  for (const m of convModels ?? []) {
+    if (m !== 'resnet18' && m !== 'resnet50') throw new UsageError(`nowt bench: --convs: unknown model "${m}" (known: resnet18, resnet50, none)`);
+  }
+  const int = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`nowt bench: --${flag} must be a positive integer (got "${v}")`);
+    return n;
+  };
+  const convBatch = int('conv-batch', args.convBatch);
+  const convImage = int('conv-image', args.convImage);
   const report = args.kernels
-    ? await runKernelBench(rt, { shapes, peers: args.peers, ...progressFn() })
+    ? await runKernelBench(rt, { shapes, peers: args.peers, convModels, convBatch, convImage, ...progressFn() })
     : { adapter: rt.ctx.adapter, peak_gflops: 0, kernels: [], models: [], peers: [] };
   if (args.kernels) console.log(formatKernelTable(report));
   if (args.models) {

@@ -44,7 +44,7 @@ export async function mirrorSteps(ctx: RuleContext, steps: number): Promise<Rule
       if (node.kind === 'conv2d') {
         const { stride, pad } = node.attrs;
         dispatches.push(...(await conv2dForward(rt, { x, w, stride, pad, y })).dispatches);
-        dispatches.push(...(await conv2dWeightGrad(rt, { dy: y, x, stride, pad, dw: c })).dispatches);
+        dispatches.push(...(await conv2dWeightGrad(rt, { dy: y, x, stride, pad, dw: c, db: null })).dispatches);
       } else {
         dispatches.push(...(await linearForward(rt, { x, w, y })).dispatches);
         dispatches.push(...(await linearWeightGrad(rt, { dy: y, x, dw: c, db: null })).dispatches);

@@ -1,0 +1,368 @@
+// Launchers for the conv2d family (PyTorch layouts: x N×C×H×W, w O×C×KH×KW):
+//   forward      y  = conv(x, w) (+ bias, ·scale + shift, + residual, ReLU)   shaders/conv2d_forward.wgsl
+//   feedback     dx = conv_transpose(dy, B), B shaped like w                   shaders/conv2d_feedback.wgsl
+//   weight grad  dW = Σ_{n,oy,ox} dy ⊗ x-patch, db = Σ_{n,oy,ox} dy            shaders/conv2d_weight_grad.wgsl
+// The feedback reads B through its own binding; for backprop the caller
+// passes W's tensor there (no copy). Launchers validate on the host, pick a
+// tile configuration per shape and return dispatches (not run).
+//
+// All three kernels are one register-tiled GEMM core (RM×RN = 8×8 per thread
+// as vec4s, 8 threads per row, WG_M rows, TK = 8) with gathering tile
+// loaders; only WG_M varies (see gemmTiles). The weight gradient may split
+// its reduction (split-K) and then returns its scratch buffer as
+// out.partials: it is bound by the dispatches, so keep it alive as long as
+// they are (release it with the outputs).
+
+import { ShapeError } from '../gpu/errors.ts';
+import type { Dispatch, Runtime } from '../gpu/runtime.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { ceilDiv, expectDType, expectRank, expectShape, type Op } from './op.ts';
+
+export interface Conv2dParams {
+  /** One stride for both spatial axes, ≥ 1. */
+  stride: number;
+  /** Zero padding on every side, ≥ 0. */
+  pad: number;
+}
+
+export type Shape4 = [number, number, number, number];
+
+function checkInt(op: string, name: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) {
+    throw new ShapeError(`${op}(): ${name}=${v} must be an integer ≥ ${min}`);
+  }
+}
+
+function checkShape4(op: string, name: string, shape: readonly number[]): void {
+  if (shape.length !== 4) throw new ShapeError(`${op}(): ${name} has shape [${shape.join(', ')}], expected rank 4`);
+  for (const [i, d] of shape.entries()) checkInt(op, `${name}.shape[${i}]`, d, 1);
+}
+
+/**
+ * y's shape [N, O, OH, OW] for x [N, C, H, W] and w [O, C, KH, KW]; throws
+ * ShapeError on a channel mismatch, a kernel larger than the padded input, or
+ * a stride < 1 / pad < 0.
+ */
+export function conv2dOutputShape(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  stride: number,
+  pad: number,
+  op = 'conv2dOutputShape',
+): Shape4 {
+  checkShape4(op, 'x', xShape);
+  checkShape4(op, 'w', wShape);
+  checkInt(op, 'stride', stride, 1);
+  checkInt(op, 'pad', pad, 0);
+  const [n, c, h, w] = xShape;
+  const [o, c2, kh, kw] = wShape;
+  if (c2 !== c)
+    throw new ShapeError(`${op}(): x has ${c} channels but w expects ${c2} (x [${xShape.join(', ')}], w [${wShape.join(', ')}])`);
+  if (kh > h + 2 * pad || kw > w + 2 * pad) {
+    throw new ShapeError(
+      `${op}(): kernel ${kh}x${kw} is larger than the padded input ${h + 2 * pad}x${w + 2 * pad} (input ${h}x${w}, pad=${pad})`,
+    );
+  }
+  return [n, o, Math.floor((h + 2 * pad - kh) / stride) + 1, Math.floor((w + 2 * pad - kw) / stride) + 1];
+}
+
+/** The kernels decode pixel and k indices with f32 reciprocals, exact below 2^24. */
+function checkIndexRange(op: string, k: number, what: string): void {
+  if (k >= 2 ** 24) throw new ShapeError(`${op}(): ${what}=${k} exceeds 2^24, the largest index the kernels decode exactly`);
+}
+
+function f32Tensor(op: string, name: string, t: Tensor, rank: number): void {
+  expectRank(op, name, t, rank);
+  expectDType(op, name, t, 'f32');
+}
+
+/** Tile configuration of the GEMM kernels (an override constant). */
+export interface GemmTiles {
+  /** Rows of 8 threads (4 or 8); each thread owns RM=8 rows × RN=8 columns. */
+  WG_M: 4 | 8;
+}
+
+const RM = 8;
+const RN = 8;
+const WG_N = 8;
+const TK = 8;
+/** Columns of a tile: pixels (forward, feedback) or k = (c, ky, kx) (weight grad). */
+const TN = WG_N * RN;
+
+/** Half-height tiles (32 rows) when there are few output rows, so small layers waste less. */
+function gemmTiles(rows: number): GemmTiles {
+  return { WG_M: rows <= 32 ? 4 : 8 };
+}
+
+function pickTiles(op: string, rows: number, forced: Partial<GemmTiles> | undefined): GemmTiles {
+  const t = { ...gemmTiles(rows), ...forced };
+  if (t.WG_M !== 4 && t.WG_M !== 8) throw new ShapeError(`${op}(): tiles.WG_M=${t.WG_M} must be 4 or 8`);
+  return t;
+}
+
+export interface Conv2dForwardArgs extends Conv2dParams {
+  x: Tensor;
+  w: Tensor;
+  bias?: Tensor | null;
+  /** Batchnorm apply: y = y·bnScale[o] + bnShift[o] (both or neither). */
+  bnScale?: Tensor | null;
+  bnShift?: Tensor | null;
+  /** Added after bias/BN, before ReLU; shaped like y. */
+  residual?: Tensor | null;
+  relu?: boolean;
+  y?: Tensor;
+  /** Forces a tile configuration (tests, benchmarks); chosen per shape otherwise. */
+  tiles?: Partial<GemmTiles>;
+}
+
+/** y = act((conv(x, w) + bias)·bnScale + bnShift + residual), epilogue parts optional. */
+export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promise<Op<{ y: Tensor }>> {
+  const op = 'conv2dForward';
+  const { x, w, bias = null, bnScale = null, bnShift = null, residual = null, relu = false, stride, pad } = args;
+  f32Tensor(op, 'x', x, 4);
+  f32Tensor(op, 'w', w, 4);
+  const yShape = conv2dOutputShape(x.shape, w.shape, stride, pad, op);
+  const [N, C, H, W] = x.shape;
+  const [O, , KH, KW] = w.shape;
+  const [, , OH, OW] = yShape;
+  if (bias) {
+    f32Tensor(op, 'bias', bias, 1);
+    expectShape(op, 'bias', bias, [O]);
+  }
+  if ((bnScale === null) !== (bnShift === null)) {
+    throw new ShapeError(`${op}(): bnScale and bnShift go together (got only ${bnScale ? 'bnScale' : 'bnShift'})`);
+  }
+  if (bnScale && bnShift) {
+    f32Tensor(op, 'bnScale', bnScale, 1);
+    expectShape(op, 'bnScale', bnScale, [O]);
+    f32Tensor(op, 'bnShift', bnShift, 1);
+    expectShape(op, 'bnShift', bnShift, [O]);
+  }
+  if (residual) {
+    f32Tensor(op, 'residual', residual, 4);
+    expectShape(op, 'residual', residual, yShape);
+  }
+  if (args.y) {
+    f32Tensor(op, 'y', args.y, 4);
+    expectShape(op, 'y', args.y, yShape);
+  }
+  for (const [name, t] of Object.entries({ x, w, bias, bnScale, bnShift, residual })) {
+    if (t && args.y && t.buffer === args.y.buffer)
+      throw new ShapeError(`${op}(): y must not share a buffer with ${name} (no in-place conv)`);
+  }
+  checkIndexRange(op, C * KH * KW, 'C·KH·KW');
+  checkIndexRange(op, N * OH * OW, 'N·OH·OW');
+  const t = pickTiles(op, O, args.tiles);
+  const P = N * OH * OW;
+  const kernel = await rt.kernel('conv2d_forward', {
+    WG_M: t.WG_M,
+    HAS_BIAS: bias !== null,
+    HAS_BN: bnScale !== null,
+    HAS_RESIDUAL: residual !== null,
+    RELU: relu,
+  });
+  const y = args.y ?? rt.empty(yShape, 'f32', 'conv2d.y');
+  // Unused epilogue bindings still need a buffer; x's is as good as any.
+  const d = rt.dispatch(
+    kernel,
+    {
+      params: {
+        C,
+        H,
+        W,
+        O,
+        OH,
+        OW,
+        stride,
+        pad,
+        P,
+        KH,
+        KW,
+        K: C * KH * KW,
+        invKHW: 1 / (KH * KW),
+        invKW: 1 / KW,
+        invOHW: 1 / (OH * OW),
+        invOW: 1 / OW,
+      },
+      x,
+      w,
+      bias: bias ?? x,
+      bn_scale: bnScale ?? x,
+      bn_shift: bnShift ?? x,
+      residual: residual ?? x,
+      y,
+    },
+    [ceilDiv(P, TN), ceilDiv(O, t.WG_M * RM)],
+  );
+  return { dispatches: [d], out: { y } };
+}
+
+export interface Conv2dFeedbackArgs extends Conv2dParams {
+  dy: Tensor;
+  /** The feedback tensor, shaped like W ([O, C, KH, KW]); W itself for backprop. */
+  feedback: Tensor;
+  /** x's shape [N, C, H, W]: under stride > 1 several H, W give the same dy. */
+  inputShape: readonly number[];
+  dx?: Tensor;
+  tiles?: Partial<GemmTiles>;
+}
+
+/** dx = the transposed convolution of dy with the feedback tensor. */
+export async function conv2dFeedback(rt: Runtime, args: Conv2dFeedbackArgs): Promise<Op<{ dx: Tensor }>> {
+  const op = 'conv2dFeedback';
+  const { dy, feedback, inputShape, stride, pad } = args;
+  f32Tensor(op, 'dy', dy, 4);
+  f32Tensor(op, 'feedback', feedback, 4);
+  const yShape = conv2dOutputShape(inputShape, feedback.shape, stride, pad, op);
+  expectShape(op, 'dy', dy, yShape);
+  const [N, C, H, W] = inputShape;
+  const [O, , KH, KW] = feedback.shape;
+  const [, , OH, OW] = yShape;
+  if (args.dx) {
+    f32Tensor(op, 'dx', args.dx, 4);
+    expectShape(op, 'dx', args.dx, inputShape);
+  }
+  const t = pickTiles(op, C, args.tiles);
+  checkIndexRange(op, O * ceilDiv(KH, stride) * ceilDiv(KW, stride), 'O·⌈KH/S⌉·⌈KW/S⌉');
+  checkIndexRange(op, N * ceilDiv(H, stride) * ceilDiv(W, stride), 'N·⌈H/S⌉·⌈W/S⌉');
+  const kernel = await rt.kernel('conv2d_feedback', { WG_M: t.WG_M });
+  const dx = args.dx ?? rt.empty([...inputShape], 'f32', 'conv2d.dx');
+  // The largest stride phase has ⌈H/S⌉·⌈W/S⌉ pixels per image; smaller ones exit early.
+  const maxPhase = N * ceilDiv(H, stride) * ceilDiv(W, stride);
+  const d = rt.dispatch(kernel, { params: { N, C, H, W, O, OH, OW, KH, KW, stride, pad }, dy, feedback, dx }, [
+    ceilDiv(maxPhase, TN),
+    ceilDiv(C, t.WG_M * RM),
+    stride * stride,
+  ]);
+  return { dispatches: [d], out: { dx } };
+}
+
+export interface Conv2dWeightGradArgs extends Conv2dParams {
+  dy: Tensor;
+  x: Tensor;
+  /** Allocated when left out; its shape gives the kernel size. */
+  dw?: Tensor;
+  /** [KH, KW] when dw is left out (needed under stride > 1, where dy's size does not pin it down). */
+  kernelSize?: readonly [number, number];
+  /** Pass null to skip the bias gradient; allocated when left out. */
+  db?: Tensor | null;
+  tiles?: Partial<GemmTiles>;
+  /**
+   * Split-K control: the reduction over N·OH·OW is split until there are at
+   * least `minWorkgroups` workgroups (default 16 on CPU adapters, 256 on
+   * GPUs), each split keeping ≥ 64 pixels. `splits` forces a count (1: off).
+   */
+  splitK?: { minWorkgroups?: number; splits?: number };
+}
+
+/** Pixels below which a split does not pay for its partial sums. */
+const MIN_SPLIT_PIXELS = 64;
+
+/** Splits of the N·OH·OW reduction: enough workgroups to fill the adapter, none under 64 pixels. */
+export function conv2dSplitK(tiles: number, P: number, minWorkgroups: number, forced?: number): { splits: number; chunk: number } {
+  const maxSplits = Math.max(1, Math.floor(P / MIN_SPLIT_PIXELS));
+  const want = forced ?? (tiles >= minWorkgroups ? 1 : Math.min(maxSplits, ceilDiv(minWorkgroups, tiles)));
+  const chunk = ceilDiv(ceilDiv(P, Math.max(1, want)), TK) * TK;
+  return { splits: ceilDiv(P, chunk), chunk };
+}
+
+/** dW's shape: from dw, else from kernelSize, else (stride 1 only) from dy's size. */
+function weightShape(op: string, x: Tensor, dy: Tensor, args: Conv2dWeightGradArgs, stride: number, pad: number): Shape4 {
+  if (args.dw) {
+    f32Tensor(op, 'dw', args.dw, 4);
+    return args.dw.shape as Shape4;
+  }
+  const [, C, H, W] = x.shape;
+  const O = dy.shape[1];
+  if (args.kernelSize) {
+    const [kh, kw] = args.kernelSize;
+    checkInt(op, 'kernelSize[0]', kh, 1);
+    checkInt(op, 'kernelSize[1]', kw, 1);
+    return [O, C, kh, kw];
+  }
+  if (stride !== 1) throw new ShapeError(`${op}(): under stride=${stride} pass dw or kernelSize: dy's size does not determine the kernel`);
+  return [O, C, H + 2 * pad - dy.shape[2] + 1, W + 2 * pad - dy.shape[3] + 1];
+}
+
+/** dW = Σ dy ⊗ x-patches (and db = Σ dy unless db is null), summed over the batch. */
+export async function conv2dWeightGrad(
+  rt: Runtime,
+  args: Conv2dWeightGradArgs,
+): Promise<Op<{ dw: Tensor; db?: Tensor; partials?: Tensor }>> {
+  const op = 'conv2dWeightGrad';
+  const { dy, x, stride, pad } = args;
+  f32Tensor(op, 'dy', dy, 4);
+  f32Tensor(op, 'x', x, 4);
+  const wShape = weightShape(op, x, dy, args, stride, pad);
+  const yShape = conv2dOutputShape(x.shape, wShape, stride, pad, op);
+  if (dy.shape[1] !== yShape[1]) throw new ShapeError(`${op}(): dy has ${dy.shape[1]} channels but dw has ${yShape[1]} output channels`);
+  expectShape(op, 'dy', dy, yShape);
+  const [N, C, H, W] = x.shape;
+  const [O, , KH, KW] = wShape;
+  const [, , OH, OW] = yShape;
+  const K = C * KH * KW;
+  const P = N * OH * OW;
+  if (args.db) {
+    f32Tensor(op, 'db', args.db, 1);
+    expectShape(op, 'db', args.db, [O]);
+  }
+  for (const [name, t] of Object.entries({ dw: args.dw, db: args.db })) {
+    if (t && (t.buffer === x.buffer || t.buffer === dy.buffer))
+      throw new ShapeError(`${op}(): ${name} must not share a buffer with x or dy`);
+  }
+  checkIndexRange(op, K, 'C·KH·KW');
+  checkIndexRange(op, P, 'N·OH·OW');
+  const forced = args.splitK?.splits;
+  if (forced !== undefined) checkInt(op, 'splitK.splits', forced, 1);
+  const t = pickTiles(op, O, args.tiles);
+  const tiles = ceilDiv(K, TN) * ceilDiv(O, t.WG_M * RM);
+  const minWorkgroups = args.splitK?.minWorkgroups ?? (rt.ctx.isCpu ? 16 : 256);
+  const { splits, chunk } = conv2dSplitK(tiles, P, minWorkgroups, forced);
+
+  const kernel = await rt.kernel('conv2d_weight_grad', { WG_M: t.WG_M }, 'main');
+  const reduce = splits > 1 ? await rt.kernel('conv2d_weight_grad', {}, 'reduce_splits') : null;
+  const biasKernel = args.db !== null ? await rt.kernel('conv2d_weight_grad', {}, 'bias_grad') : null;
+  const dw = args.dw ?? rt.empty(wShape, 'f32', 'conv2d.dw');
+  const partials = splits > 1 ? rt.empty([splits, O, K], 'f32', 'conv2d.dw_partials') : undefined;
+  const dispatches: Dispatch[] = [
+    rt.dispatch(
+      kernel,
+      {
+        params: {
+          C,
+          H,
+          W,
+          O,
+          OH,
+          OW,
+          stride,
+          pad,
+          P,
+          KH,
+          KW,
+          K,
+          chunk,
+          invKHW: 1 / (KH * KW),
+          invKW: 1 / KW,
+          invOHW: 1 / (OH * OW),
+          invOW: 1 / OW,
+        },
+        x,
+        dy,
+        out: partials ?? dw,
+      },
+      [ceilDiv(K, TN), ceilDiv(O, t.WG_M * RM), splits],
+    ),
+  ];
+  if (partials && reduce) {
+    dispatches.push(rt.dispatch(reduce, { rparams: { count: O * K, splits }, partial: partials, dw }, [ceilDiv(O * K, 64)]));
+  }
+  const out: { dw: Tensor; db?: Tensor; partials?: Tensor } = { dw };
+  if (partials) out.partials = partials;
+  if (biasKernel) {
+    const db = args.db ?? rt.empty([O], 'f32', 'conv2d.db');
+    dispatches.push(rt.dispatch(biasKernel, { bparams: { N, O, OHW: OH * OW }, dy, db }, [O]));
+    out.db = db;
+  }
+  return { dispatches, out };
+}
