@@ -10,7 +10,7 @@ import { AlignmentProbe } from '../src/graph/alignment.ts';
 import { weightLayers, type Graph } from '../src/graph/ir.ts';
 import { GraphBuilder } from '../src/graph/builder.ts';
 import { mlp } from '../src/graph/models/index.ts';
-import { initialState, loadState } from '../src/graph/state.ts';
+import { exportState, initialState, loadState } from '../src/graph/state.ts';
 import { StepProgram } from '../src/graph/step-program.ts';
 import type { SgdHyper } from '../src/kernels/sgd.ts';
 import { ssScale } from '../src/kernels/feedback_rules.ts';
@@ -196,6 +196,27 @@ test('alignment probe: bp gives 0° everywhere; fa gives weight angles near 90°
     if (rule === 'bp') for (const l of layers) assert.ok(l.weight_angle_deg === 0 && l.delta_angle_deg < 0.01, JSON.stringify(l));
     else for (const l of layers) assert.ok(l.weight_angle_deg > 60, JSON.stringify(l));
   }
+});
+
+test('state round trip: exported parameters, BN buffers and B load back bit-identically', async () => {
+  const graph = tinyConvNet();
+  const { rt, prog, feed } = await trainer(graph, 'kp', { ...HYPER, weightDecay: 0.01 }, DEFAULT_MIRROR, [8, 8]);
+  feed(1);
+  prog.run();
+  const first = await exportState(rt, prog.store);
+  const again = await StepProgram.compile(rt, graph, {
+    batch: BATCH,
+    inputHW: [8, 8],
+    rule: RULES.kp,
+    hyper: HYPER,
+    mirror: DEFAULT_MIRROR,
+    mode: 'grads',
+  });
+  loadState(rt, again.store, first.tensors, 'exported', true);
+  const second = await exportState(rt, again.store);
+  assert.equal([...second.tensors.keys()].sort(), [...first.tensors.keys()].sort());
+  for (const [name, t] of first.tensors) assert.equal(Array.from(second.tensors.get(name)!.data), Array.from(t.data), name);
+  assert.ok(first.tensors.has('feedback.conv1.weight') && first.tensors.has('bn1.running_var'));
 });
 
 test.run();

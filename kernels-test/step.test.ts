@@ -78,6 +78,24 @@ for (const name of CASES) {
   });
 }
 
+// WM and KP read B from the checkpoint exactly as FA does: with FA's feedback
+// tensors their gradients are FA's.
+for (const rule of ['wm', 'kp']) {
+  test(`nowt step --rule ${rule} with FA's feedback tensors gives FA's gradients`, async () => {
+    const fx = fixture('resnet20_fa');
+    const [w, b, out] = [join(dir, `${rule}.w.safetensors`), join(dir, `${rule}.batch.safetensors`), join(dir, `${rule}.out.safetensors`)];
+    writeSafetensorsFile(w, stepWeights(fx));
+    writeSafetensorsFile(b, stepBatch(fx));
+    const r = await nowt(stepArgs(fx, w, b, out, rule));
+    assert.is(r.code, 0, r.stderr);
+    const file = readSafetensorsFile(out);
+    const fails: string[] = [];
+    for (const [param, want] of Object.entries(fx.grads))
+      fails.push(...compareSummary(param, gradSummary(toFloat32(getTensor(file, `grad.${param}`))), want));
+    assert.equal(fails, [], fails.slice(0, 10).join('\n'));
+  });
+}
+
 test('bad input: unknown model, wrong in-channels for the checkpoint, malformed safetensors', async () => {
   const fx = fixture('resnet20_bp');
   const [w, b, out] = [join(dir, 'bad.w.safetensors'), join(dir, 'bad.batch.safetensors'), join(dir, 'bad.out.safetensors')];

@@ -88,7 +88,8 @@ export async function bench(rt: Runtime, newRuntime: () => Promise<Runtime>, arg
   };
   const convModels = args.convs === undefined ? undefined : args.convs === 'none' ? [] : args.convs.split(',');
   for (const m of convModels ?? []) {
-    if (m !== 'resnet18' && m !== 'resnet50') throw new UsageError(`nowt bench: --convs: unknown model "${m}" (known: resnet18, resnet50, none)`);
+    if (m !== 'resnet18' && m !== 'resnet50')
+      throw new UsageError(`nowt bench: --convs: unknown model "${m}" (known: resnet18, resnet50, none)`);
   }
   const int = (flag: string, v: string | undefined) => {
     if (v === undefined) return undefined;

@@ -136,3 +136,35 @@ export function initialState(graph: Graph, seed: number, withFeedback: boolean):
   }
   return out;
 }
+
+/** Named host arrays in torchvision's state_dict order (num_batches_tracked as a count). */
+export interface ExportedState {
+  tensors: Map<string, HostTensor>;
+  /** BN's num_batches_tracked, the same for every BN layer. */
+  numBatchesTracked: number;
+}
+
+/**
+ * Reads the model's state back: every parameter and f32 buffer, and the
+ * feedback tensors when the rule owns them (one readback per arena).
+ */
+export async function exportState(rt: Runtime, store: ParamStore, numBatchesTracked = 0): Promise<ExportedState> {
+  const tensors = new Map<string, HostTensor>();
+  for (const arena of Object.values(store.arenas)) {
+    if (arena.names.length === 0) continue;
+    const all = await rt.readF32(arena.params);
+    arena.names.forEach((name, i) => {
+      const seg = arena.layout.segments[i];
+      tensors.set(name, { shape: store.graph.params.get(name)!.shape, data: all.slice(seg.offset, seg.offset + seg.length) });
+    });
+  }
+  for (const [name, t] of store.runningStats) tensors.set(name, { shape: t.shape, data: await rt.readF32(t) });
+  if (store.feedbackArena) {
+    const all = await rt.readF32(store.feedbackArena);
+    weightLayers(store.graph).forEach((l, i) => {
+      const seg = store.layerSegments[i];
+      tensors.set(l.feedback, { shape: l.shape, data: all.slice(seg.offset, seg.offset + seg.length) });
+    });
+  }
+  return { tensors, numBatchesTracked };
+}

@@ -48,7 +48,8 @@ export class StepProgram {
   ) {}
 
   static async compile(rt: Runtime, graph: Graph, opts: StepOptions): Promise<StepProgram> {
-    opts.rule.validate(opts.hyper);
+    // A gradient pass updates nothing, so only training needs the rule's settings to make sense.
+    if (opts.mode === 'train') opts.rule.validate(opts.hyper);
     const training = opts.mode === 'train';
     const store = new ParamStore(rt, graph, {
       momentum: training && opts.hyper.momentum !== 0,

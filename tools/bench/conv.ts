@@ -64,7 +64,11 @@ export async function benchConv(rt: Runtime, s: ConvCase, kind: ConvKind): Promi
 }
 
 /** BN training forward (stats + apply + ReLU) and backward on an N×C×H×W activation. */
-export async function benchBatchnorm(rt: Runtime, shape: [number, number, number, number], kind: 'forward' | 'backward'): Promise<KernelRecord> {
+export async function benchBatchnorm(
+  rt: Runtime,
+  shape: [number, number, number, number],
+  kind: 'forward' | 'backward',
+): Promise<KernelRecord> {
   const [n, c, h, w] = shape;
   const x = rt.upload(fill(n * c * h * w), shape);
   const gamma = rt.upload(fill(c), [c]);

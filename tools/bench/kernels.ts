@@ -53,18 +53,30 @@ export async function runKernelBench(rt: Runtime, opts: KernelBenchOptions = {})
   const convImage = opts.convImage ?? 224;
   for (const conv of distinctConvs(convModels, convBatch, convImage)) {
     for (const kind of ['forward', 'feedback', 'weight_grad'] as ConvKind[]) {
-      cases.push({ label: `conv2d_${kind} ${convLabel(conv)}`, run: async () => void report.kernels.push(await benchConv(rt, conv, kind)) });
+      cases.push({
+        label: `conv2d_${kind} ${convLabel(conv)}`,
+        run: async () => void report.kernels.push(await benchConv(rt, conv, kind)),
+      });
     }
     if (opts.peers !== false) {
       cases.push({ label: `tfjs conv ${convLabel(conv)}`, run: async () => void report.peers.push(...(await tfjsConvPeers(rt, conv))) });
     }
   }
   if (convModels.length > 0) {
-    for (const [c, hw] of [[64, convImage / 2], [64, convImage / 4], [128, convImage / 8], [256, convImage / 16], [512, convImage / 32]]) {
+    for (const [c, hw] of [
+      [64, convImage / 2],
+      [64, convImage / 4],
+      [128, convImage / 8],
+      [256, convImage / 16],
+      [512, convImage / 32],
+    ]) {
       const side = Math.max(2, Math.ceil(hw));
       const shape: [number, number, number, number] = [convBatch, c, side, side];
       for (const kind of ['forward', 'backward'] as const) {
-        cases.push({ label: `batchnorm_${kind} ${shape.join('x')}`, run: async () => void report.kernels.push(await benchBatchnorm(rt, shape, kind)) });
+        cases.push({
+          label: `batchnorm_${kind} ${shape.join('x')}`,
+          run: async () => void report.kernels.push(await benchBatchnorm(rt, shape, kind)),
+        });
       }
     }
   }
@@ -175,7 +187,9 @@ export function convSummary(report: BenchReport): string[] {
   const convs = report.kernels.filter((k) => k.name.startsWith('conv2d_'));
   if (convs.length > 0 && report.peak_gflops > 0) {
     const best = convs.reduce((a, b) => (b.gflops > a.gflops ? b : a));
-    out.push(`best conv: ${best.name} ${best.shape} ${best.gflops.toFixed(2)} GFLOP/s = ${((100 * best.gflops) / report.peak_gflops).toFixed(0)}% of peak`);
+    out.push(
+      `best conv: ${best.name} ${best.shape} ${best.gflops.toFixed(2)} GFLOP/s = ${((100 * best.gflops) / report.peak_gflops).toFixed(0)}% of peak`,
+    );
   }
   return out;
 }
