@@ -23,7 +23,7 @@ import {
   type SafetensorsEntry,
   type TensorToWrite,
 } from '../src/io/safetensors.ts';
-import { readSafetensorsFile, writeSafetensorsFile } from '../src/io/safetensors-file.ts';
+import { readSafetensorsFile, writeSafetensorsFile } from '../src/io/node-safetensors.ts';
 import { randomArray } from './reference/random.ts';
 import { assertThrows } from './harness.ts';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../src/cli/main.ts';
-import { readSafetensorsFile, writeSafetensorsFile } from '../src/io/safetensors-file.ts';
+import { readSafetensorsFile, writeSafetensorsFile } from '../src/io/node-safetensors.ts';
 import { getTensor, toFloat32 } from '../src/io/safetensors.ts';
 import { compareSummary, compareValues, gradSummary, stepBatch, stepWeights, type StepFixture } from './reference/deterministic.ts';
 

@@ -7,7 +7,7 @@ import type { Runtime } from '../gpu/runtime.ts';
 import { buildModel, MODEL_NAMES } from '../graph/models/index.ts';
 import { loadState, type HostTensor } from '../graph/state.ts';
 import { StepProgram } from '../graph/step-program.ts';
-import { readSafetensorsFile, writeSafetensorsFile } from '../io/safetensors-file.ts';
+import { readSafetensorsFile, writeSafetensorsFile } from '../io/node-safetensors.ts';
 import { getTensor, toFloat32, toInt32, type TensorToWrite } from '../io/safetensors.ts';
 import { decodeLossMetrics } from '../kernels/loss.ts';
 import { DEFAULT_MIRROR, RULE_NAMES, ruleByName } from '../rules/index.ts';
