@@ -44,7 +44,10 @@ export function matmulVariant(rt: Runtime, a: { M: number; N: number; K: number;
 }
 
 /** Records C = op(A)·op(B) (+ bias); shapes are the caller's to validate. */
-export async function matmul(rt: Runtime, { a, b, c, M, N, K, transA = false, transB = false, bias = null }: MatmulArgs): Promise<Dispatch> {
+export async function matmul(
+  rt: Runtime,
+  { a, b, c, M, N, K, transA = false, transB = false, bias = null }: MatmulArgs,
+): Promise<Dispatch> {
   const variant = matmulVariant(rt, { M, N, K, transA, transB });
   if (variant !== 'tiled') {
     const kernel = await rt.kernel('matmul_lanes', { HAS_BIAS: bias !== null }, variant.slice('lanes_'.length));
