@@ -3,10 +3,22 @@
 // stride 2 with leftover rows, 1×1 inputs, tiles left part-empty), both tile
 // configurations, forced and automatic split-K, one finite-difference check
 // of the GPU forward, and bad shapes refused before anything is dispatched.
+// Every case runs on both variants: the CPU lane-tiled kernels
+// (shaders/conv2d_lanes.wgsl, where the adapter takes them) and the portable
+// ones (forced with the force-portable-conv switch).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { conv2dFeedback, conv2dForward, conv2dOutputShape, conv2dSplitK, conv2dWeightGrad } from '../src/kernels/conv2d.ts';
+import { debugFlags } from '../src/gpu/flags.ts';
+import {
+  conv2dFeedback,
+  conv2dForward,
+  conv2dOutputShape,
+  conv2dSplitK,
+  conv2dVariant,
+  conv2dWeightGrad,
+  type Conv2dVariant,
+} from '../src/kernels/conv2d.ts';
 import { runOp } from '../src/kernels/op.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
 import {
@@ -108,8 +120,26 @@ async function inputs(k: Case, seed: number): Promise<Inputs> {
 
 const release = (...ts: (Tensor | undefined)[]) => ts.forEach((t) => t?.release());
 
+/** The variants each case ran on (lanes only where the adapter takes it). */
+const usedVariants = new Set<Conv2dVariant>();
+
+/** Registers one test per variant, the portable one forced by the debug switch. */
+function variantTest(name: string, fn: () => Promise<void>): void {
+  for (const forcePortable of [false, true]) {
+    test(`${name} [${forcePortable ? 'portable forced' : 'adapter default'}]`, async () => {
+      debugFlags.forcePortableConv = forcePortable;
+      try {
+        usedVariants.add(conv2dVariant(await gpu()));
+        await fn();
+      } finally {
+        debugFlags.forcePortableConv = false;
+      }
+    });
+  }
+}
+
 for (const [i, k] of CASES.entries()) {
-  test(`forward / feedback / weight+bias grad: ${k.name}`, async () => {
+  variantTest(`forward / feedback / weight+bias grad: ${k.name}`, async () => {
     const rt = await gpu();
     const I = await inputs(k, 100 * i);
     const { stride, pad } = k;
@@ -154,7 +184,7 @@ test('both tile configurations (WG_M = 4 and 8) give the same results', async ()
   }
 });
 
-test('fused epilogues: bias, bn, bn+residual+relu, and all four chained', async () => {
+variantTest('fused epilogues: bias, bn, bn+residual+relu, and all four chained', async () => {
   const rt = await gpu();
   const k = CASES[4];
   const I = await inputs(k, 11);
@@ -206,7 +236,7 @@ test('fused epilogues: bias, bn, bn+residual+relu, and all four chained', async 
   release(I.x, I.w, I.dy, I.B, bias, bnScale, bnShift, residual);
 });
 
-test('feedback with B = W (the same buffer) is backprop: equals the reference with W', async () => {
+variantTest('feedback with B = W (the same buffer) is backprop: equals the reference with W', async () => {
   const rt = await gpu();
   const k = CASES[3];
   const I = await inputs(k, 31);
@@ -218,7 +248,7 @@ test('feedback with B = W (the same buffer) is backprop: equals the reference wi
   release(I.x, I.w, I.dy, I.B, dx);
 });
 
-test('split-K: forced splits and the automatic trigger match the reference', async () => {
+variantTest('split-K: forced splits and the automatic trigger match the reference', async () => {
   const rt = await gpu();
   const k = c('3x3 s1 p1, long reduction', 2, 3, 9, 9, 5, 3, 1, 1);
   const I = await inputs(k, 41);
@@ -251,7 +281,7 @@ test('conv2dSplitK: splits only when tiles are few and each split keeps ≥ 64 p
 // The forward is linear in x and in w, so a central difference with a large
 // step has no truncation error; what is left is f32 rounding of Σ y·g
 // (|Σ| ≈ 30, ε ≈ 6e-8 per term) divided by 2h = 0.5: ≈ 1e-4. atol 2e-3.
-test('finite differences of the GPU forward agree with GPU feedback and weight grad', async () => {
+variantTest('finite differences of the GPU forward agree with GPU feedback and weight grad', async () => {
   const rt = await gpu();
   const k = c('tiny', 1, 2, 5, 5, 3, 3, 2, 1);
   const I = await inputs(k, 51);
@@ -311,7 +341,7 @@ test('conv2dOutputShape: sizes, and clear errors for shapes that cannot convolve
   assert.throws(() => conv2dOutputShape([1, 3, 8], [5, 3, 3, 3], 1, 1), /x has shape \[1, 3, 8\], expected rank 4/);
 });
 
-test('bad shapes are refused before anything is dispatched', async () => {
+variantTest('bad shapes are refused before anything is dispatched', async () => {
   const rt = await gpu();
   const x = rt.empty([1, 3, 8, 8]);
   const w = rt.empty([5, 3, 3, 3]);
@@ -370,7 +400,7 @@ test('bad shapes are refused before anything is dispatched', async () => {
   assert.is(rt.stats.bindGroupsCreated, before);
 });
 
-test('a recorded weight-gradient program (split-K + bias) replays without allocating', async () => {
+variantTest('a recorded weight-gradient program (split-K + bias) replays without allocating', async () => {
   const rt = await gpu();
   const k = c('replay', 1, 3, 8, 8, 4, 3, 1, 1);
   const I = await inputs(k, 61);
@@ -386,6 +416,13 @@ test('a recorded weight-gradient program (split-K + bias) replays without alloca
   assert.is(rt.stats.bindGroupsCreated, before.bindGroupsCreated);
   assertClose('dw', await rt.readF32(op.out.dw), refWeightGrad(I.dyh, I.xh, I.shape), tolFor(64));
   release(I.x, I.w, I.dy, I.B, op.out.dw, op.out.db, op.out.partials);
+});
+
+test('on a CPU adapter with 8-lane subgroups, both variants ran', async () => {
+  const rt = await gpu();
+  const sg = rt.ctx.subgroupSize;
+  if (!rt.ctx.isCpu || sg?.min !== 8 || sg?.max !== 8) return;
+  for (const v of ['lanes', 'portable'] as const) assert.ok(usedVariants.has(v), `variant ${v} not exercised`);
 });
 
 test.run();

@@ -9,7 +9,7 @@ Usage: nowt info [--adapter NAME] [--json]
   --adapter NAME   pick an adapter by a substring of its name (or NOWT_ADAPTER);
                    a name that matches none lists the adapters there are
   --json           print one JSON object instead of text
-  --debug LIST     debug switches (see README: force-tiled-matmul, print-shaders, validate)
+  --debug LIST     debug switches (see README: force-tiled-matmul, force-portable-conv, print-shaders, validate)
 `;
 
 const SHOWN_LIMITS = [

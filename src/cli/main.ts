@@ -21,7 +21,7 @@ Commands:
   step     one forward and feedback pass on one batch (gradients under a rule), no update
 
 Every command takes --help, --adapter NAME (or NOWT_ADAPTER) and --debug LIST
-(force-tiled-matmul, print-shaders, validate; or NOWT_DEBUG).
+(force-tiled-matmul, force-portable-conv, print-shaders, validate; or NOWT_DEBUG).
 `;
 
 async function withRuntime(adapter: string | undefined, fn: (rt: Runtime) => Promise<void>): Promise<void> {

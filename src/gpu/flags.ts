@@ -2,19 +2,22 @@
 // NOWT_DEBUG environment variable in Node, and from `?debug=a,b` in a page.
 //
 //   force-tiled-matmul   use shaders/matmul.wgsl for every product (skip matmul_dot4)
+//   force-portable-conv  use the portable conv2d kernels everywhere (skip shaders/conv2d_lanes.wgsl)
 //   print-shaders        log each WGSL module as it is compiled
 //   validate             check every submit for GPU validation errors (slower)
 
 export interface DebugFlags {
   forceTiledMatmul: boolean;
+  forcePortableConv: boolean;
   printShaders: boolean;
   validate: boolean;
 }
 
-export const debugFlags: DebugFlags = { forceTiledMatmul: false, printShaders: false, validate: false };
+export const debugFlags: DebugFlags = { forceTiledMatmul: false, forcePortableConv: false, printShaders: false, validate: false };
 
 const NAMES: Record<string, keyof DebugFlags> = {
   'force-tiled-matmul': 'forceTiledMatmul',
+  'force-portable-conv': 'forcePortableConv',
   'print-shaders': 'printShaders',
   validate: 'validate',
 };

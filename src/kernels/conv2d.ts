@@ -12,8 +12,14 @@
 // its reduction (split-K) and then returns its scratch buffer as
 // out.partials: it is bound by the dispatches, so keep it alive as long as
 // they are (release it with the outputs).
+//
+// On CPU adapters with 8-lane subgroups all three take the lane-tiled
+// shaders/conv2d_lanes.wgsl instead (conv2dVariant; same results, same
+// outputs and split-K partials; `tiles` or the force-portable-conv switch
+// keep the portable kernels).
 
 import { ShapeError } from '../gpu/errors.ts';
+import { debugFlags } from '../gpu/flags.ts';
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ceilDiv, expectDType, expectRank, expectShape, type Op } from './op.ts';
@@ -100,6 +106,29 @@ function pickTiles(op: string, rows: number, forced: Partial<GemmTiles> | undefi
   return t;
 }
 
+export type Conv2dVariant = 'lanes' | 'portable';
+
+/**
+ * Which kernels: on CPU adapters with 8-wide subgroups (a workgroup of 8 is
+ * one SIMD vector there) the lane-tiled shaders/conv2d_lanes.wgsl; every GPU,
+ * and any run with the force-portable-conv switch, the portable kernels.
+ * A forced tile configuration (`tiles`) asks for the portable kernels.
+ */
+export function conv2dVariant(rt: Runtime, tiles?: Partial<GemmTiles>): Conv2dVariant {
+  if (debugFlags.forcePortableConv || tiles !== undefined) return 'portable';
+  const sg = rt.ctx.subgroupSize;
+  if (!rt.ctx.isCpu || sg === null || sg.min !== 8 || sg.max !== 8) return 'portable';
+  return 'lanes';
+}
+
+/** Each lanes workgroup computes 8·RG channels × LANES_COLS columns of the output GEMM. */
+const LANES_COLS = 32;
+
+/** Row groups of 8 per lanes workgroup: fewer when the layer has few rows (e.g. the stem's 3 input channels). */
+function lanesRowGroups(rows: number): 1 | 2 | 4 {
+  return rows <= 8 ? 1 : rows <= 16 ? 2 : 4;
+}
+
 export interface Conv2dForwardArgs extends Conv2dParams {
   x: Tensor;
   w: Tensor;
@@ -154,6 +183,24 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
   checkIndexRange(op, N * OH * OW, 'N·OH·OW');
   const t = pickTiles(op, O, args.tiles);
   const P = N * OH * OW;
+  const y = args.y ?? rt.empty(yShape, 'f32', 'conv2d.y');
+  const epilogue = { HAS_BIAS: bias !== null, HAS_BN: bnScale !== null, HAS_RESIDUAL: residual !== null, RELU: relu };
+  if (conv2dVariant(rt, args.tiles) === 'lanes') {
+    const RG = lanesRowGroups(O);
+    const kernel = await rt.kernel('conv2d_lanes', { ...epilogue, RG, K3X3: KH === 3 && KW === 3 }, 'forward');
+    const params = { N, C, H, W, O, OH, OW, KH, KW, stride, pad, cols: P, chunk: 0, inv0: 1 / (OH * OW), inv1: 1 / OW, inv2: 0 };
+    const bindings = {
+      params,
+      rhs: x,
+      lhs: w,
+      bias: bias ?? x,
+      bn_scale: bnScale ?? x,
+      bn_shift: bnShift ?? x,
+      residual: residual ?? x,
+      out: y,
+    };
+    return { dispatches: [rt.dispatch(kernel, bindings, [ceilDiv(P, LANES_COLS), ceilDiv(O, 8 * RG)])], out: { y } };
+  }
   const kernel = await rt.kernel('conv2d_forward', {
     WG_M: t.WG_M,
     HAS_BIAS: bias !== null,
@@ -161,7 +208,6 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
     HAS_RESIDUAL: residual !== null,
     RELU: relu,
   });
-  const y = args.y ?? rt.empty(yShape, 'f32', 'conv2d.y');
   // Unused epilogue bindings still need a buffer; x's is as good as any.
   const d = rt.dispatch(
     kernel,
@@ -225,10 +271,18 @@ export async function conv2dFeedback(rt: Runtime, args: Conv2dFeedbackArgs): Pro
   const t = pickTiles(op, C, args.tiles);
   checkIndexRange(op, O * ceilDiv(KH, stride) * ceilDiv(KW, stride), 'O·⌈KH/S⌉·⌈KW/S⌉');
   checkIndexRange(op, N * ceilDiv(H, stride) * ceilDiv(W, stride), 'N·⌈H/S⌉·⌈W/S⌉');
-  const kernel = await rt.kernel('conv2d_feedback', { WG_M: t.WG_M });
   const dx = args.dx ?? rt.empty([...inputShape], 'f32', 'conv2d.dx');
   // The largest stride phase has ⌈H/S⌉·⌈W/S⌉ pixels per image; smaller ones exit early.
   const maxPhase = N * ceilDiv(H, stride) * ceilDiv(W, stride);
+  if (conv2dVariant(rt, args.tiles) === 'lanes') {
+    const RG = lanesRowGroups(C);
+    const kernel = await rt.kernel('conv2d_lanes', { RG }, 'feedback');
+    const params = { N, C, H, W, O, OH, OW, KH, KW, stride, pad, cols: 0, chunk: 0, inv0: 0, inv1: 0, inv2: 0 };
+    const bindings = { params, rhs: dy, lhs: feedback, out: dx };
+    const grid: [number, number, number] = [ceilDiv(maxPhase, LANES_COLS), ceilDiv(C, 8 * RG), stride * stride];
+    return { dispatches: [rt.dispatch(kernel, bindings, grid)], out: { dx } };
+  }
+  const kernel = await rt.kernel('conv2d_feedback', { WG_M: t.WG_M });
   const d = rt.dispatch(kernel, { params: { N, C, H, W, O, OH, OW, KH, KW, stride, pad }, dy, feedback, dx }, [
     ceilDiv(maxPhase, TN),
     ceilDiv(C, t.WG_M * RM),
@@ -315,44 +369,78 @@ export async function conv2dWeightGrad(
   const forced = args.splitK?.splits;
   if (forced !== undefined) checkInt(op, 'splitK.splits', forced, 1);
   const t = pickTiles(op, O, args.tiles);
-  const tiles = ceilDiv(K, TN) * ceilDiv(O, t.WG_M * RM);
+  const lanes = conv2dVariant(rt, args.tiles) === 'lanes';
+  const RG = lanesRowGroups(O);
+  const tiles = lanes ? ceilDiv(K, LANES_COLS) * ceilDiv(O, 8 * RG) : ceilDiv(K, TN) * ceilDiv(O, t.WG_M * RM);
   const minWorkgroups = args.splitK?.minWorkgroups ?? (rt.ctx.isCpu ? 16 : 256);
   const { splits, chunk } = conv2dSplitK(tiles, P, minWorkgroups, forced);
 
-  const kernel = await rt.kernel('conv2d_weight_grad', { WG_M: t.WG_M }, 'main');
+  const kernel = lanes
+    ? await rt.kernel('conv2d_lanes', { RG }, 'weight_grad')
+    : await rt.kernel('conv2d_weight_grad', { WG_M: t.WG_M }, 'main');
   const reduce = splits > 1 ? await rt.kernel('conv2d_weight_grad', {}, 'reduce_splits') : null;
   const biasKernel = args.db !== null ? await rt.kernel('conv2d_weight_grad', {}, 'bias_grad') : null;
   const dw = args.dw ?? rt.empty(wShape, 'f32', 'conv2d.dw');
   const partials = splits > 1 ? rt.empty([splits, O, K], 'f32', 'conv2d.dw_partials') : undefined;
+  // The lanes kernel splits by image rows (n, oy), as many splits as the pixel count gives (empty ones write zeros).
+  const rowChunk = ceilDiv(N * OH, splits);
   const dispatches: Dispatch[] = [
-    rt.dispatch(
-      kernel,
-      {
-        params: {
-          C,
-          H,
-          W,
-          O,
-          OH,
-          OW,
-          stride,
-          pad,
-          P,
-          KH,
-          KW,
-          K,
-          chunk,
-          invKHW: 1 / (KH * KW),
-          invKW: 1 / KW,
-          invOHW: 1 / (OH * OW),
-          invOW: 1 / OW,
-        },
-        x,
-        dy,
-        out: partials ?? dw,
-      },
-      [ceilDiv(K, TN), ceilDiv(O, t.WG_M * RM), splits],
-    ),
+    lanes
+      ? rt.dispatch(
+          kernel,
+          {
+            params: {
+              N,
+              C,
+              H,
+              W,
+              O,
+              OH,
+              OW,
+              KH,
+              KW,
+              stride,
+              pad,
+              cols: K,
+              chunk: rowChunk,
+              inv0: 1 / (KH * KW),
+              inv1: 1 / KW,
+              inv2: 1 / OH,
+            },
+            rhs: x,
+            lhs: dy,
+            out: partials ?? dw,
+          },
+          [ceilDiv(K, LANES_COLS), ceilDiv(O, 8 * RG), splits],
+        )
+      : rt.dispatch(
+          kernel,
+          {
+            params: {
+              C,
+              H,
+              W,
+              O,
+              OH,
+              OW,
+              stride,
+              pad,
+              P,
+              KH,
+              KW,
+              K,
+              chunk,
+              invKHW: 1 / (KH * KW),
+              invKW: 1 / KW,
+              invOHW: 1 / (OH * OW),
+              invOW: 1 / OW,
+            },
+            x,
+            dy,
+            out: partials ?? dw,
+          },
+          [ceilDiv(K, TN), ceilDiv(O, t.WG_M * RM), splits],
+        ),
   ];
   if (partials && reduce) {
     dispatches.push(rt.dispatch(reduce, { rparams: { count: O * K, splits }, partial: partials, dw }, [ceilDiv(O * K, 64)]));
