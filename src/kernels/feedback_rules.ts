@@ -63,9 +63,16 @@ export async function signSymmetry(
   b ??= rt.empty(w.shape, 'f32', 'ss.b');
   const table = segments ?? createSegmentTable(rt, [{ offset: 0, length: w.size }], 'ss.segments');
   const scales = rt.upload(Float32Array.from(s), [layers], 'f32', 'ss.scales');
-  const groups = segmentGroups(table);
-  const kernel = await rt.kernel('feedback_rules', { WG }, 'sign_symmetry');
-  const d = rt.dispatch(kernel, { seg: { groups, firstSlot: 0 }, segs: table.tensor, scales, w, b }, [groups, layers]);
+  // Four at a time when every run starts on a multiple of 4 and its rounded-up end stays inside the buffer.
+  const byFour =
+    w.size % 4 === 0 &&
+    table.segments.every(
+      (sg, i, all) => sg.offset % 4 === 0 && Math.ceil((sg.offset + sg.length) / 4) * 4 <= (all[i + 1]?.offset ?? w.size),
+    );
+  const groups = byFour ? Math.min(ceilDiv(table.maxLength, 16 * WG), MAX_GROUPS) : segmentGroups(table);
+  const kernel = await rt.kernel('feedback_rules', { WG }, byFour ? 'sign_symmetry4' : 'sign_symmetry');
+  const args: Record<string, Tensor> = byFour ? { w4: w, b4: b } : { w, b };
+  const d = rt.dispatch(kernel, { seg: { groups, firstSlot: 0 }, segs: table.tensor, scales, ...args }, [groups, layers]);
   return { dispatches: [d], out: segments ? { b, scales } : { b, scales, table: table.tensor } };
 }
 

@@ -152,7 +152,18 @@ export function formatKernelTable(report: BenchReport): string {
     `${cells[0].padEnd(20)} ${cells[1].padEnd(44)} ${cells[2].padStart(10)} ${cells[3].padStart(9)} ${cells[4].padStart(8)}`;
   lines.push(row(['kernel', 'shape', 'ms', 'GFLOP/s', '% peak']));
   const pct = (g: number) => (report.peak_gflops > 0 ? `${((100 * g) / report.peak_gflops).toFixed(0)}%` : '-');
-  for (const k of report.kernels as KernelRecord[]) lines.push(row([k.name, k.shape, k.ms.toFixed(2), k.gflops.toFixed(2), pct(k.gflops)]));
+  // Memory-bound kernels (no FLOP count) show their bandwidth instead.
+  for (const k of report.kernels as KernelRecord[]) {
+    lines.push(
+      row([
+        k.name,
+        k.shape,
+        k.ms.toFixed(2),
+        k.gflops > 0 ? k.gflops.toFixed(2) : `${k.gbps.toFixed(2)} GB/s`,
+        k.gflops > 0 ? pct(k.gflops) : '-',
+      ]),
+    );
+  }
   const summary = convSummary(report);
   if (summary.length > 0) lines.push('', ...summary);
   if (report.peers.length > 0) {
