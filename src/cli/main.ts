@@ -8,7 +8,7 @@ import { createNodeRuntime } from '../gpu/node-runtime.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { BENCH_HELP, bench } from './bench.ts';
 import { INFO_HELP, adapterLine, printInfo } from './info.ts';
-import { STEP_HELP, step } from './step.ts';
+import { STEP_HELP, parseStepArgs, step } from './step.ts';
 import { COMMON_OPTIONS, UsageError, parseCommand } from './usage.ts';
 
 const MAIN_HELP = `nowt — train and compare learning rules without weight transport, on WebGPU
@@ -109,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
           out: values.out,
           hidden: values.hidden,
         };
+        parseStepArgs(args);
         await withRuntime(values.adapter, async (rt) => {
           console.log(adapterLine(rt));
           await step(rt, args);

@@ -53,7 +53,8 @@ function positiveInt(name: string, v: string): number {
   return n;
 }
 
-export async function step(rt: Runtime, args: StepArgs): Promise<void> {
+/** Every flag checked before a device is acquired: a typo fails at once. */
+export function parseStepArgs(args: StepArgs) {
   const modelName = required('model', args.model);
   const numClasses = positiveInt('num-classes', required('num-classes', args.numClasses));
   const inChannels = positiveInt('in-channels', required('in-channels', args.inChannels));
@@ -63,6 +64,11 @@ export async function step(rt: Runtime, args: StepArgs): Promise<void> {
   const outPath = required('out', args.out);
   const hidden = args.hidden?.split(',').map((h) => positiveInt('hidden', h));
   const graph = buildModel(modelName, { numClasses, inChannels, ...(hidden ? { hidden } : {}) });
+  return { modelName, numClasses, inChannels, rule, weightsPath, batchPath, outPath, graph };
+}
+
+export async function step(rt: Runtime, args: StepArgs): Promise<void> {
+  const { modelName, numClasses, inChannels, rule, weightsPath, batchPath, outPath, graph } = parseStepArgs(args);
 
   const batchFile = readSafetensorsFile(batchPath);
   const inputEntry = getTensor(batchFile, 'input');
