@@ -5,7 +5,7 @@ import { ruleByName } from '../rules/index.ts';
 import type { RuleName } from '../rules/rule.ts';
 import { MATMUL_SHAPES } from '../../tools/bench/matmul.ts';
 import type { Runtime } from '../gpu/runtime.ts';
-import { writeFileAtomic } from './files.ts';
+import { writeFileAtomic } from '../io/node-files.ts';
 import { Progress } from './progress.ts';
 import { UsageError } from './usage.ts';
 

@@ -25,7 +25,7 @@ import { LOSS_METRICS, softmaxCrossEntropy } from '../kernels/loss.ts';
 import { globalAvgPoolBackward, globalAvgPoolForward, maxPoolBackward, maxPoolForward } from '../kernels/pool.ts';
 import type { Op } from '../kernels/op.ts';
 import { fuse } from './fusion.ts';
-import { weightLayers, type Graph } from './ir.ts';
+import type { Graph } from './ir.ts';
 import { planMemory, type Lifetime } from './memory-plan.ts';
 import type { ParamStore } from './params.ts';
 import { inferShapes, type Shapes } from './shapes.ts';
@@ -423,8 +423,4 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
     shapes,
     memory: { activationBytes: plan.totalBytes, activationLowerBound: plan.lowerBoundBytes, unplannedBytes },
   };
-}
-
-export function layerNames(graph: Graph): string[] {
-  return weightLayers(graph).map((l) => l.weight);
 }

@@ -27,8 +27,6 @@ export interface StepMemory {
   activationBytes: number;
   /** Parameters, gradients, optimizer state, B (and its momentum), BN statistics. */
   stateBytes: number;
-  /** What the runtime's pool has lent out in all (includes launchers' small workspaces). */
-  peakBytes: number;
   /** Parameters + B + optimizer state + the most activation bytes live at once. */
   minimumBytes: number;
 }
@@ -87,12 +85,10 @@ export class StepProgram {
   }
 
   memory(): StepMemory {
-    const stats = this.rt.stats;
     const stateBytes = this.store.bytes;
     return {
       activationBytes: this.pass.memory.activationBytes,
       stateBytes,
-      peakBytes: stats.peakBytes,
       minimumBytes: stateBytes + this.pass.memory.activationLowerBound,
     };
   }
