@@ -152,11 +152,22 @@ for (const [i, k] of CASES.entries()) {
     const fb = runOp(rt, await conv2dFeedback(rt, { dy: I.dy, feedback: I.B, stride, pad, inputShape: [k.n, k.c, k.h, k.w] }));
     assertClose('dx', await rt.readF32(fb.out.dx), refFeedback(I.dyh, I.Bh, I.shape), tolFor(k.o * k.kh * k.kw));
 
+    // Sign symmetry: W's buffer read as B = sign(W)·s; every 5th weight is 0 (sign(0) = 0).
+    const wz = Float64Array.from(I.wh, (v, j) => (j % 5 === 0 ? 0 : v));
+    const wzT = rt.upload(f32(wz), [k.o, k.c, k.kh, k.kw]);
+    const s = 0.37;
+    const fbs = runOp(
+      rt,
+      await conv2dFeedback(rt, { dy: I.dy, feedback: wzT, signScale: s, stride, pad, inputShape: [k.n, k.c, k.h, k.w] }),
+    );
+    const signB = wz.map((v) => Math.sign(v) * Math.fround(s));
+    assertClose('dx (sign(W)·s)', await rt.readF32(fbs.out.dx), refFeedback(I.dyh, signB, I.shape), tolFor(k.o * k.kh * k.kw));
+
     const wg = runOp(rt, await conv2dWeightGrad(rt, { dy: I.dy, x: I.x, stride, pad, kernelSize: [k.kh, k.kw] }));
     const P = k.n * I.oh * I.ow;
     assertClose('dw', await rt.readF32(wg.out.dw), refWeightGrad(I.dyh, I.xh, I.shape), tolFor(P));
     assertClose('db', await rt.readF32(wg.out.db!), refBiasGrad(I.dyh, I.shape), tolFor(P));
-    release(I.x, I.w, I.dy, I.B, fwd.out.y, fb.out.dx, wg.out.dw, wg.out.db, wg.out.partials);
+    release(I.x, I.w, I.dy, I.B, wzT, fwd.out.y, fb.out.dx, fbs.out.dx, wg.out.dw, wg.out.db, wg.out.partials);
   });
 }
 

@@ -108,6 +108,15 @@ for (const [M, K, N] of [
         assertClose(`y (tiled forced: ${forceTiled})`, await rt.readF32(fwd.out.y), refForward(xh, wh, bh, M, K, N), tolFor(K));
         const fb = runOp(rt, await linearFeedback(rt, { dy, feedback: B }));
         assertClose(`dx (tiled forced: ${forceTiled})`, await rt.readF32(fb.out.dx), refFeedback(dyh, Bh, M, N, K), tolFor(N));
+        // Sign symmetry: w's buffer read as B = sign(W)·s.
+        const fbs = runOp(rt, await linearFeedback(rt, { dy, feedback: w, signScale: 0.37 }));
+        const signB = wh.map((v) => Math.sign(v) * Math.fround(0.37));
+        assertClose(
+          `dx sign(W)·s (tiled forced: ${forceTiled})`,
+          await rt.readF32(fbs.out.dx),
+          refFeedback(dyh, signB, M, N, K),
+          tolFor(N),
+        );
         const wg = runOp(rt, await linearWeightGrad(rt, { dy, x, db: null }));
         assertClose(`dw (tiled forced: ${forceTiled})`, await rt.readF32(wg.out.dw), wantG.dw, tolFor(M));
       } finally {

@@ -20,7 +20,7 @@
 // workgroup memory as vec4s, 2 + 2 vec4 reads per k' feed 64 FMAs. Each
 // thread stages the same 4 pixels on every step, decoded once.
 //
-// Variants (override constants): WG_M. Kernel size and stride are uniforms
+// Variants (override constants): WG_M; SIGN_B (B = sign(W)·s read from W). Kernel size and stride are uniforms
 // (one pipeline for every layer); the k' decode divides through f32
 // reciprocals of the phase's tap counts, as in conv2d_forward.wgsl.
 //
@@ -30,6 +30,8 @@
 // Test: npx uvu -r tsx kernels-test "conv2d\.test\.ts$".
 
 override WG_M: u32 = 8u;
+/** The feedback binding holds W, read as B = sign(W)·bScale (sign symmetry derives B on load). */
+override SIGN_B: bool = false;
 const WG_N = 8u;
 const RG = 2u;
 const CG = 2u;
@@ -51,6 +53,8 @@ struct Params {
   KW: u32,
   stride: u32,
   pad: u32,
+  /** with SIGN_B: the scale s of B = sign(W)·s */
+  bScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -63,6 +67,12 @@ fn udiv(a: u32, d: u32, inv: f32) -> u32 {
   let q = u32(f32(a) * inv);
   let r = i32(a) - i32(q * d);
   return select(select(q, q + 1u, r >= i32(d)), q - 1u, r < 0);
+}
+
+// B at i: as stored, or with SIGN_B as sign(W)·s.
+fn feedbackAt(i: u32) -> f32 {
+  if (SIGN_B) { return sign(feedback[i]) * params.bScale; }
+  return feedback[i];
 }
 
 // tileB[kk·GM + g] = Bᵀ[m0+4g .. m0+4g+3, k0+kk]; tileD[kk·GN + h] = Dy[k0+kk, n0+4h .. n0+4h+3].
@@ -151,7 +161,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (k < K) {
         let base = ((o * C + c) * KH + ky) * KW + kx;
         for (var e = 0u; e < 4u; e++) {
-          if (c + e < C) { v[e] = feedback[base + e * KH * KW]; }
+          if (c + e < C) { v[e] = feedbackAt(base + e * KH * KW); }
         }
       }
       tileB[(s % TK) * GM + s / TK] = v;

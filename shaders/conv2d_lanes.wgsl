@@ -32,8 +32,8 @@
 // O (or C) are clamped on load and skipped on store.
 //
 // Variants (override constants): RG (1, 2 or 4 row groups: fewer for layers
-// with few rows), the forward epilogue (HAS_BIAS, HAS_BN, HAS_RESIDUAL, RELU)
-// and K3X3 (forward 3×3 unrolled). Sizes, kernel and stride are uniforms.
+// with few rows), the forward epilogue (HAS_BIAS, HAS_BN, HAS_RESIDUAL, RELU),
+// K3X3 (forward 3×3 unrolled) and SIGN_B (feedback reads W as sign(W)·s). Sizes, kernel and stride are uniforms.
 // Needs the `subgroups` feature with a subgroup size of exactly 8
 // (src/kernels/conv2d.ts checks).
 //
@@ -54,6 +54,8 @@ override RELU: bool = false;
 override K3X3: bool = false;
 /** Row groups of 8 (one per lane) per workgroup: 1, 2 or 4; fewer for layers with few rows. */
 override RG: u32 = 4u;
+/** feedback: lhs holds W, read as B = sign(W)·bScale (sign symmetry derives B on load, no pass of its own). */
+override SIGN_B: bool = false;
 /** Accumulator rows: the largest block. */
 const OB = 32u;
 /** Columns per workgroup: 8 lanes × 4. */
@@ -79,6 +81,8 @@ struct Params {
   inv0: f32,
   inv1: f32,
   inv2: f32,
+  /** feedback with SIGN_B: the scale s of B = sign(W)·s */
+  bScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -121,13 +125,19 @@ fn rank8(g: u32, wv: f32, v: vec4f) {
   acc[8u * g + 7u] = fma(vec4f(subgroupBroadcast(wv, 7u)), v, acc[8u * g + 7u]);
 }
 
+// The row operand at i: as stored, or with SIGN_B as sign(W)·s.
+fn lhsAt(i: u32) -> f32 {
+  if (SIGN_B) { return sign(lhs[i]) * params.bScale; }
+  return lhs[i];
+}
+
 // One reduction step: lane l loads lhs[wRow[g] + k] (row 8g + l of the block) for the OB rows.
 fn step(v: vec4f, wRow: vec4u, k: u32) {
-  rank8(0u, lhs[wRow.x + k], v);
-  if (RG > 1u) { rank8(1u, lhs[wRow.y + k], v); }
+  rank8(0u, lhsAt(wRow.x + k), v);
+  if (RG > 1u) { rank8(1u, lhsAt(wRow.y + k), v); }
   if (RG > 2u) {
-    rank8(2u, lhs[wRow.z + k], v);
-    rank8(3u, lhs[wRow.w + k], v);
+    rank8(2u, lhsAt(wRow.z + k), v);
+    rank8(3u, lhsAt(wRow.w + k), v);
   }
 }
 

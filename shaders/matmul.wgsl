@@ -16,6 +16,8 @@
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
+/** B (rhs) holds W, read as sign(W)·bScale: sign symmetry's feedback with no B of its own. */
+override SIGN_B: bool = false;
 override WG_M: u32 = 8u;
 override WG_N: u32 = 8u;
 const RM = 4u;
@@ -26,6 +28,8 @@ struct Params {
   M: u32,
   N: u32,
   K: u32,
+  /** with SIGN_B: the scale s of B = sign(W)·s */
+  bScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -45,8 +49,10 @@ fn loadA(m: u32, k: u32) -> f32 {
 
 fn loadB(k: u32, n: u32) -> f32 {
   if (n >= params.N || k >= params.K) { return 0.0; }
-  if (TRANS_B) { return rhs[n * params.K + k]; }
-  return rhs[k * params.N + n];
+  var v: f32;
+  if (TRANS_B) { v = rhs[n * params.K + k]; } else { v = rhs[k * params.N + n]; }
+  if (SIGN_B) { v = sign(v) * params.bScale; }
+  return v;
 }
 
 @compute @workgroup_size(WG_N, WG_M)

@@ -23,6 +23,8 @@
 enable subgroups;
 
 override HAS_BIAS: bool = false;
+/** nn: B (rhs) holds W, read as sign(W)·bScale (sign symmetry's feedback with no B of its own). */
+override SIGN_B: bool = false;
 const RM = 8u;
 const CN = 4u;
 
@@ -30,6 +32,8 @@ struct Params {
   M: u32,
   N: u32,
   K: u32,
+  /** nn with SIGN_B: the scale s of B = sign(W)·s */
+  bScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -109,6 +113,12 @@ fn storeLaneColumns(m0: u32, n: u32) {
   }
 }
 
+// nn's B operand at i: as stored, or with SIGN_B as sign(W)·s.
+fn rhsAt(i: u32) -> vec4f {
+  if (SIGN_B) { return sign(rhs[i]) * params.bScale; }
+  return rhs[i];
+}
+
 @compute @workgroup_size(8)
 fn nn(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let K4 = params.K / 4u;
@@ -120,10 +130,10 @@ fn nn(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u
   for (var k = 0u; k < K4; k++) {
     let al = lhs[aRow + k];
     let kb = 4u * k * N4 + bCol;
-    let b0 = rhs[kb];
-    let b1 = rhs[kb + N4];
-    let b2 = rhs[kb + 2u * N4];
-    let b3 = rhs[kb + 3u * N4];
+    let b0 = rhsAt(kb);
+    let b1 = rhsAt(kb + N4);
+    let b2 = rhsAt(kb + 2u * N4);
+    let b3 = rhsAt(kb + 3u * N4);
     axpy4(0u, subgroupBroadcast(al, 0u), b0, b1, b2, b3);
     axpy4(1u, subgroupBroadcast(al, 1u), b0, b1, b2, b3);
     axpy4(2u, subgroupBroadcast(al, 2u), b0, b1, b2, b3);

@@ -1,6 +1,7 @@
 // Launchers for the conv2d family (PyTorch layouts: x N×C×H×W, w O×C×KH×KW):
 //   forward      y  = conv(x, w) (+ bias, ·scale + shift, + residual, ReLU)   shaders/conv2d_forward.wgsl
 //   feedback     dx = conv_transpose(dy, B), B shaped like w                   shaders/conv2d_feedback.wgsl
+//                (or B = sign(W)·s read from W's buffer: sign symmetry)
 //   weight grad  dW = Σ_{n,oy,ox} dy ⊗ x-patch, db = Σ_{n,oy,ox} dy            shaders/conv2d_weight_grad.wgsl
 // The feedback reads B through its own binding; for backprop the caller
 // passes W's tensor there (no copy). Launchers validate on the host, pick a
@@ -22,7 +23,7 @@ import { ShapeError } from '../gpu/errors.ts';
 import { debugFlags } from '../gpu/flags.ts';
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { ceilDiv, expectDType, expectRank, expectShape, type Op } from './op.ts';
+import { ceilDiv, checkSignScale, expectDType, expectRank, expectShape, type Op } from './op.ts';
 
 export interface Conv2dParams {
   /** One stride for both spatial axes, ≥ 1. */
@@ -188,7 +189,7 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
   if (conv2dVariant(rt, args.tiles) === 'lanes') {
     const RG = lanesRowGroups(O);
     const kernel = await rt.kernel('conv2d_lanes', { ...epilogue, RG, K3X3: KH === 3 && KW === 3 }, 'forward');
-    const params = { N, C, H, W, O, OH, OW, KH, KW, stride, pad, cols: P, chunk: 0, inv0: 1 / (OH * OW), inv1: 1 / OW, inv2: 0 };
+    const params = { N, C, H, W, O, OH, OW, KH, KW, stride, pad, cols: P, chunk: 0, inv0: 1 / (OH * OW), inv1: 1 / OW, inv2: 0, bScale: 1 };
     const bindings = {
       params,
       rhs: x,
@@ -245,8 +246,10 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
 
 export interface Conv2dFeedbackArgs extends Conv2dParams {
   dy: Tensor;
-  /** The feedback tensor, shaped like W ([O, C, KH, KW]); W itself for backprop. */
+  /** The feedback tensor, shaped like W ([O, C, KH, KW]); W itself for backprop and sign symmetry. */
   feedback: Tensor;
+  /** Sign symmetry: read feedback (W's buffer) as B = sign(W)·signScale, so no B is stored or derived. */
+  signScale?: number | null;
   /** x's shape [N, C, H, W]: under stride > 1 several H, W give the same dy. */
   inputShape: readonly number[];
   dx?: Tensor;
@@ -256,7 +259,8 @@ export interface Conv2dFeedbackArgs extends Conv2dParams {
 /** dx = the transposed convolution of dy with the feedback tensor. */
 export async function conv2dFeedback(rt: Runtime, args: Conv2dFeedbackArgs): Promise<Op<{ dx: Tensor }>> {
   const op = 'conv2dFeedback';
-  const { dy, feedback, inputShape, stride, pad } = args;
+  const { dy, feedback, inputShape, stride, pad, signScale = null } = args;
+  checkSignScale(op, signScale);
   f32Tensor(op, 'dy', dy, 4);
   f32Tensor(op, 'feedback', feedback, 4);
   const yShape = conv2dOutputShape(inputShape, feedback.shape, stride, pad, op);
@@ -276,14 +280,14 @@ export async function conv2dFeedback(rt: Runtime, args: Conv2dFeedbackArgs): Pro
   const maxPhase = N * ceilDiv(H, stride) * ceilDiv(W, stride);
   if (conv2dVariant(rt, args.tiles) === 'lanes') {
     const RG = lanesRowGroups(C);
-    const kernel = await rt.kernel('conv2d_lanes', { RG }, 'feedback');
-    const params = { N, C, H, W, O, OH, OW, KH, KW, stride, pad, cols: 0, chunk: 0, inv0: 0, inv1: 0, inv2: 0 };
+    const kernel = await rt.kernel('conv2d_lanes', { RG, SIGN_B: signScale !== null }, 'feedback');
+    const params = { N, C, H, W, O, OH, OW, KH, KW, stride, pad, cols: 0, chunk: 0, inv0: 0, inv1: 0, inv2: 0, bScale: signScale ?? 1 };
     const bindings = { params, rhs: dy, lhs: feedback, out: dx };
     const grid: [number, number, number] = [ceilDiv(maxPhase, LANES_COLS), ceilDiv(C, 8 * RG), stride * stride];
     return { dispatches: [rt.dispatch(kernel, bindings, grid)], out: { dx } };
   }
-  const kernel = await rt.kernel('conv2d_feedback', { WG_M: t.WG_M });
-  const d = rt.dispatch(kernel, { params: { N, C, H, W, O, OH, OW, KH, KW, stride, pad }, dy, feedback, dx }, [
+  const kernel = await rt.kernel('conv2d_feedback', { WG_M: t.WG_M, SIGN_B: signScale !== null });
+  const d = rt.dispatch(kernel, { params: { N, C, H, W, O, OH, OW, KH, KW, stride, pad, bScale: signScale ?? 1 }, dy, feedback, dx }, [
     ceilDiv(maxPhase, TN),
     ceilDiv(C, t.WG_M * RM),
     stride * stride,
@@ -406,6 +410,7 @@ export async function conv2dWeightGrad(
               inv0: 1 / (KH * KW),
               inv1: 1 / KW,
               inv2: 1 / OH,
+              bScale: 1,
             },
             rhs: x,
             lhs: dy,

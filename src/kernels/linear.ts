@@ -1,6 +1,7 @@
 // Launchers for the linear layer's three products, all on shaders/matmul.wgsl:
 //   forward      y  = x·Wᵀ + b      x: M×K, W: N×K (PyTorch layout), y: M×N
 //   feedback     δx = δy·B          δy: M×N, B: N×K (same shape as W), δx: M×K
+//                (or B = sign(W)·s read from W's buffer: sign symmetry)
 //   weight grad  ∇W = δyᵀ·x, ∇b = Σ_m δy
 // The feedback product reads B through its own binding; for backprop the
 // caller passes W's tensor there (no copy).
@@ -10,7 +11,7 @@ import type { Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { matmul } from './matmul.ts';
 import { columnSum } from './reduce.ts';
-import { expectDType, expectRank, expectShape, type Op } from './op.ts';
+import { checkSignScale, expectDType, expectRank, expectShape, type Op } from './op.ts';
 
 function dims2(op: string, name: string, t: Tensor): [number, number] {
   expectRank(op, name, t, 2);
@@ -39,19 +40,22 @@ export async function linearForward(rt: Runtime, { x, w, b = null, y }: LinearFo
 
 export interface LinearFeedbackArgs {
   dy: Tensor;
-  /** The feedback tensor, shaped like W ([out, in]); W itself for backprop. */
+  /** The feedback tensor, shaped like W ([out, in]); W itself for backprop and sign symmetry. */
   feedback: Tensor;
+  /** Sign symmetry: read feedback (W's buffer) as B = sign(W)·signScale, so no B is stored or derived. */
+  signScale?: number | null;
   dx?: Tensor;
 }
 
-export async function linearFeedback(rt: Runtime, { dy, feedback, dx }: LinearFeedbackArgs): Promise<Op<{ dx: Tensor }>> {
+export async function linearFeedback(rt: Runtime, { dy, feedback, signScale = null, dx }: LinearFeedbackArgs): Promise<Op<{ dx: Tensor }>> {
   const op = 'linearFeedback';
   const [M, N] = dims2(op, 'dy', dy);
   const [N2, K] = dims2(op, 'feedback', feedback);
   if (N2 !== N) throw new ShapeError(`${op}(): dy is [${M}, ${N}] but feedback is [${N2}, ${K}]; feedback must be [${N}, in]`);
   dx ??= rt.empty([M, K], 'f32', 'linear.dx');
   expectShape(op, 'dx', dx, [M, K]);
-  const d = await matmul(rt, { a: dy, b: feedback, c: dx, M, N: K, K: N });
+  checkSignScale(op, signScale);
+  const d = await matmul(rt, { a: dy, b: feedback, c: dx, M, N: K, K: N, signB: signScale });
   return { dispatches: [d], out: { dx } };
 }
 

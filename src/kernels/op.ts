@@ -33,3 +33,8 @@ export function expectDType(op: string, name: string, t: Tensor, dtype: Tensor['
 }
 
 export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
+
+/** A sign-symmetry scale (B = sign(W)·s) must be a finite number, or null for a stored B. */
+export function checkSignScale(op: string, s: number | null): void {
+  if (s !== null && !Number.isFinite(s)) throw new ShapeError(`${op}(): signScale=${s} must be finite`);
+}
