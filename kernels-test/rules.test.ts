@@ -70,21 +70,38 @@ test('fa: B is bit-identical after 10 steps while W moves', async () => {
   }
 });
 
-test('ss: B = sign(W)·s from the W of that step, every step', async () => {
-  const graph = tinyMlp();
-  const { prog, feed } = await trainer(graph, 'ss');
-  for (let s = 0; s < 3; s++) {
-    const w = await layerTensors(prog, graph);
-    feed(s);
-    prog.run();
-    const after = await layerTensors(prog, graph);
-    for (const [i, l] of weightLayers(graph).entries()) {
-      const scale = ssScale(l.shape);
-      const want = Array.from(w[i].w, (v) => Math.fround(Math.sign(v) * scale));
-      assert.equal(Array.from(after[i].b), want, `${l.name} step ${s}`);
+// SS stores no B: its feedback kernels read W as sign(W)·s. So an SS run must
+// follow, step for step, an FA run whose B is set to sign(W)·s from that
+// step's W just before the step (computed here on the host).
+for (const [label, graph, inputHW] of [
+  ['mlp', tinyMlp(), HW],
+  ['conv net', tinyConvNet(), [8, 8]],
+] as [string, Graph, [number, number]][]) {
+  test(`ss: every step's feedback pass reads B = sign(W)·s of that step's W (${label})`, async () => {
+    const ss = await trainer(graph, 'ss', HYPER, DEFAULT_MIRROR, inputHW);
+    const fa = await trainer(graph, 'fa', HYPER, DEFAULT_MIRROR, inputHW);
+    assert.is(ss.prog.store.feedbackArena, null);
+    const layers = weightLayers(graph);
+    for (let s = 0; s < 4; s++) {
+      const wSs = await Promise.all(layers.map((l) => ss.rt.readF32(ss.prog.store.param(l.weight))));
+      const wFa = await Promise.all(layers.map((l) => fa.rt.readF32(fa.prog.store.param(l.weight))));
+      for (const [i, l] of layers.entries()) {
+        assert.equal(Array.from(wSs[i]), Array.from(wFa[i]), `${l.name}: W before step ${s}`);
+        const scale = ssScale(l.shape);
+        fa.rt.write(
+          fa.prog.store.feedback(l.weight),
+          Float32Array.from(wFa[i], (v) => Math.sign(v) * scale),
+        );
+      }
+      ss.feed(s);
+      fa.feed(s);
+      ss.prog.run();
+      fa.prog.run();
     }
-  }
-});
+    const moved = await ss.rt.readF32(ss.prog.store.param(layers[0].weight));
+    assert.not.equal(Array.from(moved), Array.from(initialState(graph, 7, false).get(layers[0].weight)!.data), 'W did not train');
+  });
+}
 
 test('kp: refuses zero weight decay', async () => {
   await assertThrows(() => trainer(tinyMlp(), 'kp', { ...HYPER, weightDecay: 0 }), /--rule kp needs --weight-decay > 0/);
@@ -178,6 +195,22 @@ test('wm: on a conv net, mirror mode aligns B with its expected correlation (W �
     const toW = alignment(b, w).angleDeg;
     assert.ok(toTarget < 6, `${l.name}: ∠(B, E[corr]) = ${toTarget.toFixed(1)}°`);
     assert.ok(toW < 15, `${l.name}: ∠(B, W) = ${toW.toFixed(1)}°`);
+  }
+});
+
+test('alignment probe: ss measures ∠(sign(W)·s, W) though it stores no B', async () => {
+  const graph = tinyMlp();
+  const { rt, prog } = await trainer(graph, 'ss');
+  const probe = await AlignmentProbe.compile(rt, graph, prog.store, BATCH, HW);
+  const layers = await probe.measure(Float32Array.from(randomArray(BATCH * 36, 3, 1)), Int32Array.from([0, 1, 2, 3]));
+  for (const [i, l] of weightLayers(graph).entries()) {
+    const w = await rt.readF32(prog.store.param(l.weight));
+    const want = alignment(
+      Float64Array.from(w, (v) => Math.sign(v) * ssScale(l.shape)),
+      w,
+    );
+    assert.ok(Math.abs(layers[i].weight_angle_deg - want.angleDeg) < 0.05, `${l.name}: ${layers[i].weight_angle_deg} vs ${want.angleDeg}`);
+    assert.ok(Math.abs(layers[i].norm_ratio - want.normRatio) < 1e-4, `${l.name}: ratio ${layers[i].norm_ratio} vs ${want.normRatio}`);
   }
 });
 

@@ -3,11 +3,13 @@
 // pass over the arenas, and the delta angle between δ as the rule computes it
 // and δ from a true backprop pass on the same batch and weights. The two
 // delta passes are diagnostic: compiled beside the training step, with BN
-// statistics frozen, run on demand.
+// statistics frozen, run on demand. Sign symmetry stores no B, so the probe
+// derives sign(W)·s into a scratch arena of its own before measuring.
 
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ALIGNMENT_SUMS, alignmentFromSums, alignmentSums, type Alignment } from '../kernels/alignment.ts';
+import { signSymmetry, ssScale } from '../kernels/feedback_rules.ts';
 import { compilePass, type CompiledPass } from './compile.ts';
 import { weightLayers, type Graph } from './ir.ts';
 import type { ParamStore } from './params.ts';
@@ -42,8 +44,18 @@ export class AlignmentProbe {
     const bpPass = await compilePass(rt, graph, store, { batch, inputHW, keepDeltas: true, frozenStats: true, backprop: true });
     const dispatches: Dispatch[] = [];
     let weightSums: Tensor | null = null;
-    if (store.feedbackArena) {
-      const op = await alignmentSums(rt, { b: store.feedbackArena, w: store.arenas.weights.params, segments: store.layerTable });
+    let b = store.feedbackArena;
+    if (store.feedbackSource === 'sign-of-weight') {
+      const derive = await signSymmetry(rt, {
+        w: store.arenas.weights.params,
+        scale: layers.map((l) => ssScale(l.shape)),
+        segments: store.layerTable,
+      });
+      b = derive.out.b;
+      dispatches.push(...derive.dispatches);
+    }
+    if (b) {
+      const op = await alignmentSums(rt, { b, w: store.arenas.weights.params, segments: store.layerTable });
       weightSums = op.out.sums;
       dispatches.push(...op.dispatches);
     }

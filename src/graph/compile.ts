@@ -9,7 +9,8 @@
 // reads nothing back (the loss and top-k counts stay in a GPU buffer).
 //
 // The backward pass walks the stages in reverse. Every conv and linear layer
-// reads its feedback tensor (ParamStore.feedback: W itself for backprop) for
+// reads its feedback operand (ParamStore.feedbackOperand: W itself for
+// backprop, W read as sign(W)·s for sign symmetry, else its own B) for
 // the data gradient and the true activations for the weight gradient. A value
 // read by two stages (a block input: the main branch and the shortcut) gets
 // the first gradient written in place and the second added to it.
@@ -27,7 +28,7 @@ import type { Op } from '../kernels/op.ts';
 import { fuse } from './fusion.ts';
 import type { Graph } from './ir.ts';
 import { planMemory, type Lifetime } from './memory-plan.ts';
-import type { ParamStore } from './params.ts';
+import type { FeedbackOperand, ParamStore } from './params.ts';
 import { inferShapes, type Shapes } from './shapes.ts';
 
 export interface CompileOptions {
@@ -83,7 +84,8 @@ const grad = (id: number) => `grad:${id}`;
 /** Compiles forward, loss, and (unless forwardOnly) the feedback and weight-gradient passes. */
 export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, opts: CompileOptions): Promise<CompiledPass> {
   const shapes = inferShapes(graph, opts.batch, opts.inputHW);
-  const feedbackOf = (weight: string) => (opts.backprop ? store.param(weight) : store.feedback(weight));
+  const feedbackOf = (weight: string): FeedbackOperand =>
+    opts.backprop ? { tensor: store.param(weight), signScale: null } : store.feedbackOperand(weight);
   const stages = fuse(graph);
   const decls = new Map<string, Decl>();
   const calls: Call[] = [];
@@ -260,7 +262,10 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
               contribute(inId, (dst) => ({
                 reads: [dy],
                 writes: [dst],
-                emit: (t) => linearFeedback(rt, { dy: t(dy), feedback: feedbackOf(a.weight), dx: t(dst) }),
+                emit: (t) => {
+                  const fb = feedbackOf(a.weight);
+                  return linearFeedback(rt, { dy: t(dy), feedback: fb.tensor, signScale: fb.signScale, dx: t(dst) });
+                },
               }));
           } else {
             const c = s.node.attrs;
@@ -284,7 +289,8 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
                 emit: (t) =>
                   conv2dFeedback(rt, {
                     dy: t(dy),
-                    feedback: feedbackOf(c.weight),
+                    feedback: feedbackOf(c.weight).tensor,
+                    signScale: feedbackOf(c.weight).signScale,
                     stride: c.stride,
                     pad: c.pad,
                     inputShape: shapes[inId],

@@ -6,9 +6,15 @@
 // layout; a rule that owns feedback tensors gets a B arena in the weights'
 // layout (so KP can update W and B in one pass). BN running statistics are
 // plain tensors.
+//
+// A layer's feedback binding is one of three things (FeedbackSource): W's own
+// buffer (backprop), W's buffer read as B = sign(W)·s by the feedback kernels
+// (sign symmetry: B exists only as the kernels load it), or the layer's B in
+// the B arena.
 
 import type { Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
+import { ssScale } from '../kernels/feedback_rules.ts';
 import { createSegmentTable, planArena, type ArenaLayout, type Segment, type SegmentTable } from '../kernels/sgd.ts';
 import { weightLayers, type Graph, type ParamSpec } from './ir.ts';
 
@@ -26,17 +32,27 @@ export interface Arena {
 
 const arenaOf = (p: ParamSpec): ArenaName => (p.role === 'bias' || p.role === 'bn_bias' ? 'biases' : 'weights');
 
+/** What a weight layer's feedback binding holds: W, W read as sign(W)·s (LEARNING_RULES.md's s), or a B of its own. */
+export type FeedbackSource = 'weight' | 'sign-of-weight' | 'own';
+
+/** A feedback binding as the feedback kernels take it: the tensor, and s when they read it as sign(tensor)·s. */
+export interface FeedbackOperand {
+  tensor: Tensor;
+  signScale: number | null;
+}
+
 export interface ParamStoreOptions {
   momentum: boolean;
-  /** Feedback tensors in their own arena (every rule but backprop). */
-  feedback: boolean;
+  /** What each layer's feedback binding holds; 'own' gives the store a B arena. */
+  feedback: FeedbackSource;
   /** KP: B has its own momentum buffer. */
   feedbackMomentum: boolean;
 }
 
 export class ParamStore {
   readonly arenas: Record<ArenaName, Arena>;
-  /** B arena in the weights' layout, or null when B is W (backprop). */
+  readonly feedbackSource: FeedbackSource;
+  /** B arena in the weights' layout, or null when the binding is W (backprop, sign symmetry). */
   readonly feedbackArena: Tensor | null;
   readonly feedbackMomentum: Tensor | null;
   /** Segments of the weight layers (conv/linear weights) inside the weights arena, in weightLayers order. */
@@ -68,8 +84,10 @@ export class ParamStore {
     };
     this.arenas = { weights: build('weights'), biases: build('biases') };
     const w = this.arenas.weights;
-    this.feedbackArena = opts.feedback ? rt.empty(w.params.shape, 'f32', 'feedback.arena') : null;
-    this.feedbackMomentum = opts.feedback && opts.feedbackMomentum ? rt.empty(w.params.shape, 'f32', 'feedback.momentum') : null;
+    this.feedbackSource = opts.feedback;
+    const own = opts.feedback === 'own';
+    this.feedbackArena = own ? rt.empty(w.params.shape, 'f32', 'feedback.arena') : null;
+    this.feedbackMomentum = own && opts.feedbackMomentum ? rt.empty(w.params.shape, 'f32', 'feedback.momentum') : null;
     this.layerSegments = weightLayers(graph).map((l) => w.layout.segments[this.where.get(l.weight)!.index]);
     this.layerTable = createSegmentTable(rt, this.layerSegments, 'weight-layers');
     for (const b of graph.buffers.values()) {
@@ -99,13 +117,18 @@ export class ParamStore {
     return this.view('grads', name);
   }
 
-  /** The tensor a layer's feedback pass reads: its own B, or W itself for backprop. */
+  /** A layer's stored B: its own, or W itself for backprop. Sign symmetry stores none (see feedbackOperand). */
   feedback(weightName: string): Tensor {
+    if (this.feedbackSource === 'sign-of-weight')
+      throw new Error(`ParamStore: "${weightName}" has no stored B: sign symmetry's feedback kernels read sign(W)·s from W`);
     return this.feedbackArena ? this.view('feedback', weightName) : this.param(weightName);
   }
 
-  hasOwnFeedback(): boolean {
-    return this.feedbackArena !== null;
+  /** What a layer's feedback pass binds, and how the kernels read it. */
+  feedbackOperand(weightName: string): FeedbackOperand {
+    if (this.feedbackSource !== 'sign-of-weight') return { tensor: this.feedback(weightName), signScale: null };
+    const w = this.param(weightName);
+    return { tensor: w, signScale: ssScale(w.shape) };
   }
 
   stat(name: string): Tensor {

@@ -51,7 +51,7 @@ export class StepProgram {
     const training = opts.mode === 'train';
     const store = new ParamStore(rt, graph, {
       momentum: training && opts.hyper.momentum !== 0,
-      feedback: opts.rule.ownsFeedback,
+      feedback: opts.rule.feedback,
       feedbackMomentum: training && opts.rule.feedbackMomentum && opts.hyper.momentum !== 0,
     });
     const pass = await compilePass(rt, graph, store, { batch: opts.batch, inputHW: opts.inputHW, keepDeltas: opts.keepDeltas });

@@ -5,7 +5,7 @@ import { NONE, sgdUpdate } from './sgd-update.ts';
 
 export const bp: Rule = {
   name: 'bp',
-  ownsFeedback: false,
+  feedback: 'weight',
   feedbackInCheckpoint: false,
   feedbackMomentum: false,
   validate() {},

@@ -6,7 +6,7 @@ import { NONE, sgdUpdate } from './sgd-update.ts';
 
 export const fa: Rule = {
   name: 'fa',
-  ownsFeedback: true,
+  feedback: 'own',
   feedbackInCheckpoint: true,
   feedbackMomentum: false,
   validate() {},

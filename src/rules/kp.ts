@@ -9,7 +9,7 @@ import { NONE, sgdUpdate } from './sgd-update.ts';
 
 export const kp: Rule = {
   name: 'kp',
-  ownsFeedback: true,
+  feedback: 'own',
   feedbackInCheckpoint: true,
   feedbackMomentum: true,
   validate(hyper: SgdHyper) {

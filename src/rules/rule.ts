@@ -1,11 +1,11 @@
 // The rule seam (ARCHITECTURE.md): a rule decides what sits in each weight
-// layer's feedback binding (W itself, or a tensor of its own in the B arena)
-// and which kernels run around the optimizer. Adding a rule touches
-// src/rules/ only.
+// layer's feedback binding (W itself, W read as sign(W)·s, or a tensor of its
+// own in the B arena) and which kernels run around the optimizer. Adding a
+// rule touches src/rules/ only.
 
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Graph } from '../graph/ir.ts';
-import type { ParamStore } from '../graph/params.ts';
+import type { FeedbackSource, ParamStore } from '../graph/params.ts';
 import type { Shapes } from '../graph/shapes.ts';
 import type { SgdHyper } from '../kernels/sgd.ts';
 
@@ -51,15 +51,15 @@ export interface RuleDispatches {
 
 export interface Rule {
   readonly name: RuleName;
-  /** B lives in the B arena; false means each layer's B is W's own buffer (backprop). */
-  readonly ownsFeedback: boolean;
+  /** What each layer's feedback binding holds: W (bp), sign(W)·s read from W (ss), or a B of its own (fa, wm, kp). */
+  readonly feedback: FeedbackSource;
   /** B is read from a checkpoint (fa, wm, kp); ss derives it and bp has none. */
   readonly feedbackInCheckpoint: boolean;
   /** B has a momentum buffer of its own (kp). */
   readonly feedbackMomentum: boolean;
   /** Refuses settings the rule cannot work with (a clear error). */
   validate(hyper: SgdHyper): void;
-  /** Runs before the forward pass of every step (ss: B = sign(W)·s). */
+  /** Runs before the forward pass of every step. */
   beforeStep(ctx: RuleContext): Promise<RuleDispatches>;
   /** The optimizer step (SGD on both arenas; kp also moves B). */
   update(ctx: RuleContext): Promise<RuleDispatches>;

@@ -1,27 +1,19 @@
 // Sign symmetry (Xiao et al. 2018): B = sign(W)·s, recomputed from W before
-// every step, for every layer in one dispatch.
+// every feedback pass. Nothing stores or derives B: each layer's feedback
+// binding is W's own buffer, and the feedback kernels read it as sign(W)·s as
+// they load it (SIGN_B in the conv and matmul shaders), so SS costs what FA
+// costs. The alignment probe materialises B when it measures ∠(B, W).
 
-import { signSymmetry, ssScale } from '../kernels/feedback_rules.ts';
-import { weightLayers } from '../graph/ir.ts';
 import type { Rule } from './rule.ts';
 import { NONE, sgdUpdate } from './sgd-update.ts';
 
 export const ss: Rule = {
   name: 'ss',
-  ownsFeedback: true,
+  feedback: 'sign-of-weight',
   feedbackInCheckpoint: false,
   feedbackMomentum: false,
   validate() {},
-  async beforeStep(ctx) {
-    const scales = weightLayers(ctx.graph).map((l) => ssScale(l.shape));
-    const op = await signSymmetry(ctx.rt, {
-      w: ctx.store.arenas.weights.params,
-      b: ctx.store.feedbackArena!,
-      scale: scales,
-      segments: ctx.store.layerTable,
-    });
-    return { dispatches: [...op.dispatches] };
-  },
+  beforeStep: async () => NONE,
   update: (ctx) => sgdUpdate(ctx),
   afterUpdate: async () => NONE,
 };

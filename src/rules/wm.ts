@@ -73,7 +73,7 @@ export async function mirrorSteps(ctx: RuleContext, steps: number): Promise<Rule
 
 export const wm: Rule = {
   name: 'wm',
-  ownsFeedback: true,
+  feedback: 'own',
   feedbackInCheckpoint: true,
   feedbackMomentum: false,
   validate() {},
