@@ -1,6 +1,7 @@
 // `nowt bench`: kernel throughput as a table, and as JSON with --json.
 
-import { formatKernelTable, formatModelTable, runKernelBench, runModelBench } from '../../tools/bench/kernels.ts';
+import { formatKernelTable, runKernelBench } from '../../tools/bench/kernels.ts';
+import { formatModelTable, runModelBench } from '../../tools/bench/models.ts';
 import { ruleByName } from '../rules/index.ts';
 import type { RuleName } from '../rules/rule.ts';
 import { MATMUL_SHAPES } from '../../tools/bench/matmul.ts';
@@ -28,7 +29,9 @@ Usage: nowt bench [--kernels] [--models] [options]
                    fc is ResNet-18's classifier, batch 256 × 512 → 1000)
   --models         benchmark whole training steps per rule: resnet18 and resnet50
                    (batch 8, 64² on a CPU adapter; batch 128, 224² on a GPU) and
-                   resnet20 (32²), with the memory plan's bytes next to the minimum
+                   resnet20 (32²), with the memory plan's bytes next to the minimum;
+                   5 rounds per rule (on a CPU adapter the rules take turns), and
+                   × bp is the median of the per-round ratios to bp
   --model-list L   comma-separated subset of resnet18, resnet50, resnet20
   --rules LIST     comma-separated subset of bp, fa, ss, wm, kp (default: all)
   --convs LIST     models whose distinct convs to run: resnet18,resnet50 (default),

@@ -8,8 +8,6 @@ import { benchLinear, MATMUL_SHAPES, type LinearKind } from './matmul.ts';
 import { measurePeakGflops } from './peak.ts';
 import { benchBatchnorm, benchConv, convLabel, distinctConvs, tfjsConvPeers, type ConvKind } from './conv.ts';
 import type { BenchReport, KernelRecord, PeerRecord } from './schema.ts';
-import { ALL_RULES, benchModel, modelCases, type ModelRecordWithMemory } from './models.ts';
-import type { RuleName } from '../../src/rules/index.ts';
 
 export interface KernelBenchOptions {
   /** Keys of MATMUL_SHAPES to run (default: all). */
@@ -90,59 +88,6 @@ export async function runKernelBench(rt: Runtime, opts: KernelBenchOptions = {})
     if (opts.peers !== false) releaseTfjs(rt);
   }
   return report;
-}
-
-/** Whole training steps per model and rule, each model on a fresh runtime. */
-export async function runModelBench(
-  newRuntime: () => Promise<Runtime>,
-  opts: { models?: string[]; rules?: RuleName[]; onProgress?: (done: number, total: number, label: string) => void },
-): Promise<ModelRecordWithMemory[]> {
-  const probe = await newRuntime();
-  const isCpu = probe.ctx.isCpu;
-  probe.destroy();
-  const cases = modelCases(isCpu).filter((c) => !opts.models || opts.models.includes(c.model));
-  const rules = opts.rules ?? [...ALL_RULES];
-  const out: ModelRecordWithMemory[] = [];
-  const total = cases.length * rules.length;
-  for (const c of cases) {
-    for (const rule of rules) {
-      opts.onProgress?.(out.length, total, `${c.model} ${rule} (batch ${c.batch}, ${c.image}²)`);
-      const rt = await newRuntime();
-      try {
-        out.push(await benchModel(rt, c, rule));
-      } finally {
-        rt.destroy();
-      }
-    }
-  }
-  opts.onProgress?.(total, total, 'done');
-  return out;
-}
-
-export function formatModelTable(records: ModelRecordWithMemory[]): string {
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)}`;
-  const row = (c: string[]) =>
-    `${c[0].padEnd(10)} ${c[1].padEnd(5)} ${c[2].padStart(6)} ${c[3].padStart(6)} ${c[4].padStart(11)} ${c[5].padStart(9)} ${c[6].padStart(8)} ${c[7].padStart(10)} ${c[8].padStart(9)} ${c[9].padStart(7)}`;
-  const lines = [row(['model', 'rule', 'batch', 'image', 'ms/step', 'img/s', '× bp', 'plan MiB', 'min MiB', 'ratio'])];
-  for (const r of records) {
-    const bp = records.find((x) => x.model === r.model && x.rule === 'bp');
-    const rel = bp ? (r.ms_per_step / bp.ms_per_step).toFixed(2) : '-';
-    lines.push(
-      row([
-        r.model,
-        r.rule,
-        String(r.batch_size),
-        `${r.image_size}²`,
-        r.ms_per_step.toFixed(1),
-        r.images_per_s.toFixed(2),
-        rel,
-        mib(r.plan_bytes),
-        mib(r.minimum_bytes),
-        (r.plan_bytes / r.minimum_bytes).toFixed(2),
-      ]),
-    );
-  }
-  return lines.join('\n');
 }
 
 /** The report as an aligned text table, with each kernel's share of the peak. */
