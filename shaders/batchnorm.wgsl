@@ -13,9 +13,15 @@
 //                  to cancellation when |mean| ≫ std. Thread 0 finishes: mean,
 //                  invStd and the running statistics.
 //   stats_partial  the same two passes per (chunk, channel) for large N·H·W;
-//                  writes (chunk mean, chunk M2) partials, C×chunks×2.
-//   stats_merge    one thread per channel: Chan et al.'s pairwise merge of the
-//                  partials in chunk order, then the same finish.
+//                  writes (chunk mean, chunk M2) partials, C×chunks×2
+//                  (chunk s holds elements [s·chunk, min((s+1)·chunk, m))).
+//                  A conv forward with STATS writes the same layout, one chunk
+//                  per output tile, so a batchnorm after a conv skips this.
+//   stats_merge    one workgroup of WG threads per channel, since conv tiles
+//                  give thousands of chunks: each thread merges a strided
+//                  subset (Chan et al.'s pairwise formula, counts from
+//                  chunk_count), the threads' summaries merge in workgroup
+//                  memory, then thread 0 does the same finish.
 //   *_frozen       the same without touching the running statistics (e.g. a
 //                  diagnostic forward pass); separate entry points because a
 //                  binding an entry point names must be bound even if unused.
@@ -40,7 +46,8 @@
 // Plane-wise entries: workgroup (x, c, n) covers EW·PER_THREAD elements of
 // plane (n, c); per-channel values are loaded once per thread.
 //
-// Test: kernels-test/batchnorm.test.ts. Time: `nowt bench --kernels`.
+// Test: kernels-test/batchnorm.test.ts (the merge of conv partials:
+// conv2d_bn_stats.test.ts). Time: `nowt bench --kernels`.
 
 override WG: u32 = 128u; // reductions; a multiple of LEAF
 const LEAF = 16u;
@@ -96,6 +103,9 @@ var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
 var<workgroup> part_a: array<f32, WG / LEAF>;
 var<workgroup> part_b: array<f32, WG / LEAF>;
+// stats_merge's third value (M2) of a (count, mean, M2) summary.
+var<workgroup> red_c: array<f32, WG>;
+var<workgroup> part_c: array<f32, WG / LEAF>;
 
 // A thread walks elements j, j + WG, j + 2·WG, ... of channel c; element j
 // sits at (n·C + c)·HW + i with n = j / HW, i = j % HW. llvmpipe scalarises
@@ -209,36 +219,57 @@ fn stats_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   }
 }
 
-fn merged(c: u32) -> vec2f {
-  var n = 0.0;
-  var mu = 0.0;
-  var m2 = 0.0;
-  for (var s = 0u; s < rp.chunks; s++) {
-    let nb = f32(chunk_count(s));
+// Chan et al.'s merge of two (count, mean, M2) summaries; an empty b leaves a as is.
+fn chan(a: vec3f, b: vec3f) -> vec3f {
+  if (b.x == 0.0) { return a; }
+  let n = a.x + b.x;
+  let d = b.y - a.y;
+  let f = b.x / n;
+  return vec3f(n, fma(d, f, a.y), a.z + b.z + d * d * (a.x * f));
+}
+
+// (mean, M2) of channel c from its partials, valid in thread 0: each thread
+// merges chunks li, li + WG, ... (a channel can have tens of thousands of
+// conv-tile partials, too many for one thread), then the threads' summaries
+// merge in two levels as in sum2 (few barriers).
+fn merged(c: u32, li: u32) -> vec2f {
+  var t = vec3f(0.0);
+  for (var s = li; s < rp.chunks; s += WG) {
     let p = 2u * (c * rp.chunks + s);
-    let d = partial_in[p] - mu;
-    let tot = n + nb;
-    mu = fma(d, nb / tot, mu);
-    m2 += partial_in[p + 1u] + d * d * (n * nb / tot);
-    n = tot;
+    t = chan(t, vec3f(f32(chunk_count(s)), partial_in[p], partial_in[p + 1u]));
   }
-  return vec2f(mu, m2);
+  red_a[li] = t.x;
+  red_b[li] = t.y;
+  red_c[li] = t.z;
+  workgroupBarrier();
+  if (li < WG / LEAF) {
+    var u = vec3f(0.0);
+    for (var k = li * LEAF; k < (li + 1u) * LEAF; k++) { u = chan(u, vec3f(red_a[k], red_b[k], red_c[k])); }
+    part_a[li] = u.x;
+    part_b[li] = u.y;
+    part_c[li] = u.z;
+  }
+  workgroupBarrier();
+  var v = vec3f(0.0);
+  if (li == 0u) {
+    for (var k = 0u; k < WG / LEAF; k++) { v = chan(v, vec3f(part_a[k], part_b[k], part_c[k])); }
+  }
+  return v.yz;
 }
 
 @compute @workgroup_size(WG)
-fn stats_merge(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c >= rp.C) { return; }
-  let r = merged(c);
-  finish_stats(c, r);
-  update_running(c, r);
+fn stats_merge(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let r = merged(wg.y, li);
+  if (li == 0u) {
+    finish_stats(wg.y, r);
+    update_running(wg.y, r);
+  }
 }
 
 @compute @workgroup_size(WG)
-fn stats_merge_frozen(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c >= rp.C) { return; }
-  finish_stats(c, merged(c));
+fn stats_merge_frozen(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let r = merged(wg.y, li);
+  if (li == 0u) { finish_stats(wg.y, r); }
 }
 
 fn channel_scale(c: u32) -> f32 {

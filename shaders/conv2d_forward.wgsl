@@ -18,7 +18,11 @@
 // (n, oy, ox) are decoded once.
 //
 // Variants (override constants): WG_M (rows of threads); epilogue HAS_BIAS,
-// HAS_BN (y·scale[o] + shift[o]), HAS_RESIDUAL, RELU, applied in that order.
+// HAS_BN (y·scale[o] + shift[o]), HAS_RESIDUAL, RELU, applied in that order;
+// STATS also writes each row's (mean, M2) over the tile's 64 columns of y
+// (batchnorm's partials layout), so a following training batchnorm needs no
+// pass over y of its own, only a merge. It reduces through workgroup memory,
+// not subgroup operations, so that it runs on every GPU.
 // Kernel size and stride are uniforms, so one pipeline serves every layer
 // (each pipeline costs seconds of LLVM time on lavapipe); k's decode divides
 // by multiplying with f32 reciprocals (a u32 division is 8 scalar divides on
@@ -31,7 +35,7 @@
 // ~1/3 of the probe's FMA peak at best; measured 2.2–2.9 GFLOP/s on
 // N=1 C=64 28×28 O=64 3×3 (probe peak 5–13 GFLOP/s with the machine's load).
 //
-// Test: npx uvu -r tsx kernels-test "conv2d\.test\.ts$". Time: a script that
+// Test: npx uvu -r tsx kernels-test "conv2d(_bn_stats)?\.test\.ts$". Time: a script that
 // runs conv2dForward (src/kernels/conv2d.ts) once, then three times timed.
 
 override WG_M: u32 = 8u;
@@ -39,6 +43,8 @@ override HAS_BIAS: bool = false;
 override HAS_BN: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
+/** Also write per-tile batchnorm statistics partials of y (see tileStats). */
+override STATS: bool = false;
 const WG_N = 8u;
 // A thread's register tile: RG groups of 4 rows × CG groups of 4 columns.
 const RG = 2u;
@@ -80,6 +86,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read> bn_shift: array<f32>;
 @group(0) @binding(6) var<storage, read> residual: array<f32>;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
+/** STATS: (mean, M2) per (output channel, column block of TN), O × chunks × 2; chunks = num_workgroups.x. */
+@group(0) @binding(8) var<storage, read_write> stats: array<f32>;
 
 // a / d for a < 2^24, given inv = f32(1/d): the f32 quotient is off by at most one.
 fn udiv(a: u32, d: u32, inv: f32) -> u32 {
@@ -92,6 +100,12 @@ fn udiv(a: u32, d: u32, inv: f32) -> u32 {
 var<workgroup> tileW: array<vec4f, TK * GM>;
 var<workgroup> tileX: array<vec4f, TK * GN>;
 var<private> acc: array<array<vec4f, CG>, RM>;
+// STATS: per (tile row, thread column) partial sums, then per-row means.
+// Sized by an override so that STATS = false reserves no workgroup memory.
+override STAT_SLOTS: u32 = select(1u, WG_M * RM * WG_N, STATS);
+override STAT_ROWS: u32 = select(1u, WG_M * RM, STATS);
+var<workgroup> statSum: array<f32, STAT_SLOTS>;
+var<workgroup> statMean: array<f32, STAT_ROWS>;
 
 fn weight(o: u32, k: u32) -> f32 {
   if (o >= params.O || k >= params.K) { return 0.0; }
@@ -113,9 +127,47 @@ fn tileStep(kk: u32, ty: u32, tx: u32) {
   }
 }
 
+// Σ (v − mu) (or Σ (v − mu)² with squares) over the thread's 8 columns of register row r that lie before P.
+fn rowSum(r: u32, ok: array<vec4<bool>, CG>, mu: f32, squares: bool) -> f32 {
+  var t = 0.0;
+  for (var j = 0u; j < CG; j++) {
+    let d = select(vec4f(0.0), acc[r][j] - mu, ok[j]);
+    if (squares) { t += dot(d, d); } else { t += dot(d, vec4f(1.0)); }
+  }
+  return t;
+}
+
+// STATS: (mean, M2) over this tile's columns of each row's written values,
+// at stats[2·(o·chunks + s)]: the layout of batchnorm.wgsl's stats_partial,
+// which stats_merge merges. Two passes over the registers, so M2 is centred
+// (E[v²] − E[v]² cancels when |mean| ≫ std); the 8 threads of a row meet in
+// workgroup memory, and thread li finishes tile row li (threads = TM rows).
+fn tileStats(s: u32, chunks: u32, m0: u32, tx: u32, ty: u32, li: u32) {
+  let n0 = s * 4u * GN;
+  let count = f32(min(4u * GN, params.P - n0));
+  var ok: array<vec4<bool>, CG>;
+  for (var j = 0u; j < CG; j++) { ok[j] = (vec4u(n0 + RN * tx + 4u * j) + vec4u(0u, 1u, 2u, 3u)) < vec4u(params.P); }
+  for (var r = 0u; r < RM; r++) { statSum[(RM * ty + r) * WG_N + tx] = rowSum(r, ok, 0.0, false); }
+  workgroupBarrier();
+  var t = 0.0;
+  for (var k = 0u; k < WG_N; k++) { t += statSum[li * WG_N + k]; }
+  statMean[li] = t / count;
+  workgroupBarrier();
+  for (var r = 0u; r < RM; r++) { statSum[(RM * ty + r) * WG_N + tx] = rowSum(r, ok, statMean[RM * ty + r], true); }
+  workgroupBarrier();
+  var m2 = 0.0;
+  for (var k = 0u; k < WG_N; k++) { m2 += statSum[li * WG_N + k]; }
+  let o = m0 + li;
+  if (o < params.O) {
+    let at = 2u * (o * chunks + s);
+    stats[at] = statMean[li];
+    stats[at + 1u] = m2;
+  }
+}
+
 @compute @workgroup_size(WG_N, WG_M)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(local_invocation_index) li: u32) {
+        @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nwg: vec3u) {
   let threads = WG_M * WG_N;
   let m0 = wg.y * 4u * GM;
   let n0 = wg.x * 4u * GN;
@@ -182,6 +234,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (HAS_RESIDUAL) { v += residual[i]; }
       if (RELU) { v = max(v, 0.0); }
       y[i] = v;
+      if (STATS) { acc[r][e / 4u][e % 4u] = v; }
     }
   }
+  if (STATS) { tileStats(wg.x, nwg.x, m0, lid.x, lid.y, li); }
 }

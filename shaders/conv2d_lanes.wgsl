@@ -19,6 +19,10 @@
 //   forward      Y[o, p] = Σ_{c,ky,kx} w[o,c,ky,kx] · x[n,c,oy·S−P+ky, ox·S−P+kx]
 //                rows o, columns p = (n, oy, ox) (lane l owns p0+4l..p0+4l+3),
 //                then bias / bn scale+shift / residual / ReLU as conv2d_forward.
+//                With STATS it also writes each row's (mean, M2) over the
+//                workgroup's 32 columns (subgroupAdd), batchnorm's partials
+//                layout, so a following training batchnorm needs no pass
+//                over y of its own (it only merges).
 //   feedback     dx over one stride phase (workgroup_id.z), as conv2d_feedback:
 //                rows c, columns = the phase's input pixels,
 //                reduction over (o, ty, tx) with ky = ry + S·ty.
@@ -33,7 +37,8 @@
 //
 // Variants (override constants): RG (1, 2 or 4 row groups: fewer for layers
 // with few rows), the forward epilogue (HAS_BIAS, HAS_BN, HAS_RESIDUAL, RELU),
-// K3X3 (forward 3×3 unrolled) and SIGN_B (feedback reads W as sign(W)·s). Sizes, kernel and stride are uniforms.
+// K3X3 (forward 3×3 unrolled), STATS (forward writes batchnorm statistics
+// partials) and SIGN_B (feedback reads W as sign(W)·s). Sizes, kernel and stride are uniforms.
 // Needs the `subgroups` feature with a subgroup size of exactly 8
 // (src/kernels/conv2d.ts checks).
 //
@@ -41,8 +46,9 @@
 // ~35% of the FMA peak at best; measured 4–6 GFLOP/s on ResNet-18's 3×3
 // layers (probe peak 11–19 GFLOP/s with the machine's load).
 //
-// Test: npx uvu -r tsx kernels-test "conv2d\.test\.ts$" (every case runs on
-// both variants). Time: nowt bench --kernels --sizes 256 --convs resnet18.
+// Test: npx uvu -r tsx kernels-test "conv2d(_bn_stats)?\.test\.ts$" (every
+// case runs on both variants; _bn_stats covers STATS).
+// Time: nowt bench --kernels --sizes 256 --convs resnet18.
 
 enable subgroups;
 
@@ -56,6 +62,8 @@ override K3X3: bool = false;
 override RG: u32 = 4u;
 /** feedback: lhs holds W, read as B = sign(W)·bScale (sign symmetry derives B on load, no pass of its own). */
 override SIGN_B: bool = false;
+/** forward: also write per-tile batchnorm statistics partials of y (rowStats). */
+override STATS: bool = false;
 /** Accumulator rows: the largest block. */
 const OB = 32u;
 /** Columns per workgroup: 8 lanes × 4. */
@@ -93,6 +101,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read> bn_shift: array<f32>;
 @group(0) @binding(6) var<storage, read> residual: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
+/** forward with STATS: (mean, M2) per (output channel, column block of TN), O × chunks × 2; chunks = num_workgroups.x. */
+@group(0) @binding(8) var<storage, read_write> stats: array<f32>;
 
 // a / d for a < 2^24, given inv = f32(1/d): the f32 quotient is off by at most one.
 fn udiv(a: u32, d: u32, inv: f32) -> u32 {
@@ -141,8 +151,25 @@ fn step(v: vec4f, wRow: vec4u, k: u32) {
   }
 }
 
+// forward with STATS: (mean, M2) of row o's written values v over this
+// workgroup's columns (column block s), at stats[2·(o·chunks + s)]: the
+// layout of batchnorm.wgsl's stats_partial, which stats_merge merges. Two
+// passes over the registers, so M2 is centred (E[v²] − E[v]² cancels when
+// |mean| ≫ std); columns past the end (ok false) are left out.
+fn rowStats(v: vec4f, ok: vec4<bool>, o: u32, s: u32, chunks: u32, lane: u32) {
+  let count = f32(min(TN, params.cols - s * TN));
+  let mu = subgroupAdd(dot(select(vec4f(0.0), v, ok), vec4f(1.0))) / count;
+  let d = select(vec4f(0.0), v - mu, ok);
+  let m2 = subgroupAdd(dot(d, d));
+  if (lane == 0u) {
+    stats[2u * (o * chunks + s)] = mu;
+    stats[2u * (o * chunks + s) + 1u] = m2;
+  }
+}
+
 @compute @workgroup_size(8)
-fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
+           @builtin(num_workgroups) nwg: vec3u) {
   let C = params.C;
   let H = params.H;
   let W = params.W;
@@ -212,21 +239,32 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: 
     }
   }
 
+  // The epilogue a row at a time: the row's per-channel values load once for
+  // the lane's 4 columns, and with STATS the row's statistics come from the
+  // values just written, still in registers (no write-back into acc).
+  let p0 = wg.x * TN + 4u * lid.x;
+  let ok = (vec4u(p0) + vec4u(0u, 1u, 2u, 3u)) < vec4u(params.cols);
+  var yAt: vec4u;
   for (var e = 0u; e < 4u; e++) {
-    let p = wg.x * TN + 4u * lid.x + e;
-    if (p >= params.cols) { break; }
+    let p = min(p0 + e, params.cols - 1u);
     let n = udiv(p, OHW, params.inv0);
-    let yBase = n * params.O * OHW + p - n * OHW;
-    for (var r = 0u; r <= oLast; r++) {
-      let o = o0 + r;
-      var v = acc[r][e];
-      if (HAS_BIAS) { v += bias[o]; }
-      if (HAS_BN) { v = fma(v, bn_scale[o], bn_shift[o]); }
-      let i = yBase + o * OHW;
-      if (HAS_RESIDUAL) { v += residual[i]; }
-      if (RELU) { v = max(v, 0.0); }
-      out[i] = v;
+    yAt[e] = n * params.O * OHW + p - n * OHW;
+  }
+  for (var r = 0u; r <= oLast; r++) {
+    let o = o0 + r;
+    var v = acc[r];
+    if (HAS_BIAS) { v += vec4f(bias[o]); }
+    if (HAS_BN) { v = fma(v, vec4f(bn_scale[o]), vec4f(bn_shift[o])); }
+    let i = yAt + vec4u(o * OHW);
+    if (HAS_RESIDUAL) {
+      let ri = select(vec4u(0u), i, ok);
+      v += vec4f(residual[ri.x], residual[ri.y], residual[ri.z], residual[ri.w]);
     }
+    if (RELU) { v = max(v, vec4f(0.0)); }
+    for (var e = 0u; e < 4u; e++) {
+      if (ok[e]) { out[i[e]] = v[e]; }
+    }
+    if (STATS) { rowStats(v, ok, o, wg.x, nwg.x, lid.x); }
   }
 }
 

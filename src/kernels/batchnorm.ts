@@ -11,10 +11,13 @@
 //                          and that masked dy is also the residual's gradient.
 //
 // Reductions run one workgroup per channel up to MAX_CHUNK values per channel,
-// and split into chunks merged by a second dispatch beyond that. Some ops also
-// return workspace tensors (`partials`, `coef`): they are bound by the
-// dispatches, so keep them alive as long as the dispatches (release them with
-// the outputs).
+// and split into chunks merged by a second dispatch (also one workgroup per
+// channel) beyond that. A training forward after a conv can take the conv's
+// statistics partials (`stats`, written by conv2dForward's epilogue) and then
+// runs only that merge and the apply, so x is read once instead of three
+// times. Some ops also return workspace tensors (`partials`, `coef`): they are
+// bound by the dispatches, so keep them alive as long as the dispatches
+// (release them with the outputs).
 
 import { ShapeError } from '../gpu/errors.ts';
 import type { BindArgs } from '../gpu/kernel.ts';
@@ -75,6 +78,32 @@ function chunking(op: string, m: number, chunk?: number): { chunk: number; chunk
   return { chunk, chunks: ceilDiv(m, chunk) };
 }
 
+/** Given partials must match x ([C, ⌈m/chunk⌉, 2] f32) and share no buffer with a tensor the forward writes. */
+function checkGivenStats(
+  op: string,
+  x: Tensor,
+  C: number,
+  m: number,
+  s: { partials: Tensor; chunk: number },
+  chunk: number | undefined,
+  written: Record<string, Tensor | null | undefined>,
+): void {
+  if (chunk !== undefined) throw new ShapeError(`${op}(): give chunk or stats, not both (stats come with their own chunk)`);
+  if (!Number.isInteger(s.chunk) || s.chunk < 1) throw new ShapeError(`${op}(): stats.chunk=${s.chunk} must be a positive integer`);
+  expectDType(op, 'stats.partials', s.partials, 'f32');
+  const want = [C, ceilDiv(m, s.chunk), 2];
+  const got = s.partials.shape;
+  if (got.length !== 3 || got.some((d, i) => d !== want[i])) {
+    throw new ShapeError(
+      `${op}(): stats.partials has shape [${got.join(', ')}], expected [${want.join(', ')}] ` +
+        `(C=${C} channels × ⌈N·H·W/chunk⌉ = ⌈${m}/${s.chunk}⌉ chunks × (mean, M2), for x [${x.shape.join(', ')}])`,
+    );
+  }
+  for (const [name, t] of Object.entries(written)) {
+    if (t && t.buffer === s.partials.buffer) throw new ShapeError(`${op}(): stats.partials must not share a buffer with ${name}`);
+  }
+}
+
 interface ApplyArgs {
   dims: Dims;
   x: Tensor;
@@ -126,6 +155,13 @@ export interface BatchnormTrainForwardArgs {
   invStd?: Tensor;
   /** Values per reduction workgroup (default: a whole channel up to 4096 values). */
   chunk?: number;
+  /**
+   * x's statistics as (mean, M2) partials [C, ⌈N·H·W/chunk⌉, 2] over chunks
+   * of `chunk` values, as a conv forward with `stats` writes them
+   * (conv2dStatsLayout): only the merge runs, no pass over x. The caller
+   * keeps ownership (they are not returned).
+   */
+  stats?: { partials: Tensor; chunk: number };
 }
 
 export async function batchnormTrainForward(
@@ -143,12 +179,13 @@ export async function batchnormTrainForward(
   if (m < 2) throw new ShapeError(`${op}(): N·H·W=${m} (x [${x.shape.join(', ')}]); training needs at least 2 values per channel`);
   checkScalar(op, 'eps', eps, 0, Infinity);
   checkScalar(op, 'momentum', momentum, 0, 1);
-  const { chunk, chunks } = chunking(op, m, args.chunk);
+  const given = args.stats ?? null;
+  if (given) checkGivenStats(op, x, C, m, given, args.chunk, { y: args.y, mean: args.mean, invStd: args.invStd, runningMean, runningVar });
+  const { chunk, chunks } = given ? { chunk: given.chunk, chunks: given.partials.shape[1] } : chunking(op, m, args.chunk);
 
   const frozen = runningMean === null ? '_frozen' : '';
-  const statsKernels = await Promise.all(
-    (chunks === 1 ? [`stats${frozen}`] : ['stats_partial', `stats_merge${frozen}`]).map((e) => rt.kernel('batchnorm', { WG }, e)),
-  );
+  const entries = given ? [`stats_merge${frozen}`] : chunks === 1 ? [`stats${frozen}`] : ['stats_partial', `stats_merge${frozen}`];
+  const statsKernels = await Promise.all(entries.map((e) => rt.kernel('batchnorm', { WG }, e)));
 
   const y = args.y ?? rt.empty(x.shape, 'f32', 'bn.y');
   const mean = args.mean ?? rt.empty([C], 'f32', 'bn.mean');
@@ -157,13 +194,15 @@ export async function batchnormTrainForward(
   const running: BindArgs = runningMean && runningVar ? { running_mean: runningMean, running_var: runningVar } : {};
   const dispatches: Dispatch[] = [];
   let partials: Tensor | undefined;
-  if (chunks === 1) {
+  if (given) {
+    dispatches.push(rt.dispatch(statsKernels[0], { rp, partial_in: given.partials, mean, inv_std: invStd, ...running }, [1, C]));
+  } else if (chunks === 1) {
     dispatches.push(rt.dispatch(statsKernels[0], { rp, x, mean, inv_std: invStd, ...running }, [1, C]));
   } else {
     partials = rt.empty([C, chunks, 2], 'f32', 'bn.partials');
     const [kp, km] = statsKernels;
     dispatches.push(rt.dispatch(kp, { rp, x, partial: partials }, [chunks, C]));
-    dispatches.push(rt.dispatch(km, { rp, partial_in: partials, mean, inv_std: invStd, ...running }, [ceilDiv(C, WG)]));
+    dispatches.push(rt.dispatch(km, { rp, partial_in: partials, mean, inv_std: invStd, ...running }, [1, C]));
   }
   dispatches.push(
     await applyDispatch(rt, {

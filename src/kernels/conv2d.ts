@@ -3,6 +3,10 @@
 //   feedback     dx = conv_transpose(dy, B), B shaped like w                   shaders/conv2d_feedback.wgsl
 //                (or B = sign(W)·s read from W's buffer: sign symmetry)
 //   weight grad  dW = Σ_{n,oy,ox} dy ⊗ x-patch, db = Σ_{n,oy,ox} dy            shaders/conv2d_weight_grad.wgsl
+// The forward can also write y's batchnorm statistics partials (`stats`,
+// (mean, M2) per output channel and column tile, laid out as
+// conv2dStatsLayout says), so that a training batchnorm after the conv merges
+// them instead of reading y twice more (batchnormTrainForward's `stats`).
 // The feedback reads B through its own binding; for backprop the caller
 // passes W's tensor there (no copy). Launchers validate on the host, pick a
 // tile configuration per shape and return dispatches (not run).
@@ -141,12 +145,54 @@ export interface Conv2dForwardArgs extends Conv2dParams {
   residual?: Tensor | null;
   relu?: boolean;
   y?: Tensor;
+  /**
+   * Also write batchnorm statistics partials of y: (mean, M2) per output
+   * channel and block of `chunk` columns p = n·OH·OW + oy·OW + ox, shaped
+   * [O, chunks, 2] as conv2dStatsLayout gives (batchnormTrainForward's `stats`).
+   */
+  stats?: Tensor;
   /** Forces a tile configuration (tests, benchmarks); chosen per shape otherwise. */
   tiles?: Partial<GemmTiles>;
 }
 
-/** y = act((conv(x, w) + bias)·bnScale + bnShift + residual), epilogue parts optional. */
-export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promise<Op<{ y: Tensor }>> {
+export interface Conv2dStatsLayout {
+  /** Columns (output pixels) per partial: one output tile's width. */
+  chunk: number;
+  /** ⌈N·OH·OW / chunk⌉ */
+  chunks: number;
+  shape: [number, number, 2];
+}
+
+/**
+ * The statistics partials conv2dForward would write for these shapes: one per
+ * (output channel, column tile), so chunk is the tile width of the variant
+ * conv2dForward picks (32 lanes, 64 portable). Throws ShapeError as conv2dForward would.
+ */
+export function conv2dStatsLayout(
+  rt: Runtime,
+  xShape: readonly number[],
+  wShape: readonly number[],
+  stride: number,
+  pad: number,
+  tiles?: Partial<GemmTiles>,
+): Conv2dStatsLayout {
+  const [N, O, OH, OW] = conv2dOutputShape(xShape, wShape, stride, pad, 'conv2dStatsLayout');
+  const chunk = conv2dVariant(rt, tiles) === 'lanes' ? LANES_COLS : TN;
+  const chunks = ceilDiv(N * OH * OW, chunk);
+  return { chunk, chunks, shape: [O, chunks, 2] };
+}
+
+// A 4-float stand-in for the stats binding, which STATS = false never touches
+// (a binding the entry names must be bound, and no buffer the dispatch reads can be).
+const noStats = new WeakMap<Runtime, Tensor>();
+function noStatsTensor(rt: Runtime): Tensor {
+  let t = noStats.get(rt);
+  if (!t) noStats.set(rt, (t = rt.empty([4], 'f32', 'conv2d.noStats')));
+  return t;
+}
+
+/** y = act((conv(x, w) + bias)·bnScale + bnShift + residual), epilogue parts optional; with `stats`, y's batchnorm partials too. */
+export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promise<Op<{ y: Tensor; stats?: Tensor }>> {
   const op = 'conv2dForward';
   const { x, w, bias = null, bnScale = null, bnShift = null, residual = null, relu = false, stride, pad } = args;
   f32Tensor(op, 'x', x, 4);
@@ -180,12 +226,34 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
     if (t && args.y && t.buffer === args.y.buffer)
       throw new ShapeError(`${op}(): y must not share a buffer with ${name} (no in-place conv)`);
   }
+  const stats = args.stats ?? null;
+  if (stats) {
+    const layout = conv2dStatsLayout(rt, x.shape, w.shape, stride, pad, args.tiles);
+    expectDType(op, 'stats', stats, 'f32');
+    if (stats.shape.length !== 3 || stats.shape.some((d, i) => d !== layout.shape[i])) {
+      throw new ShapeError(
+        `${op}(): stats has shape [${stats.shape.join(', ')}], expected [${layout.shape.join(', ')}] ` +
+          `(O=${O} channels × ⌈N·OH·OW/${layout.chunk}⌉ = ⌈${N * OH * OW}/${layout.chunk}⌉ column tiles × (mean, M2); see conv2dStatsLayout)`,
+      );
+    }
+    for (const [name, t] of Object.entries({ y: args.y, x, w, bias, bnScale, bnShift, residual })) {
+      if (t && t.buffer === stats.buffer) throw new ShapeError(`${op}(): stats must not share a buffer with ${name}`);
+    }
+  }
   checkIndexRange(op, C * KH * KW, 'C·KH·KW');
   checkIndexRange(op, N * OH * OW, 'N·OH·OW');
   const t = pickTiles(op, O, args.tiles);
   const P = N * OH * OW;
   const y = args.y ?? rt.empty(yShape, 'f32', 'conv2d.y');
-  const epilogue = { HAS_BIAS: bias !== null, HAS_BN: bnScale !== null, HAS_RESIDUAL: residual !== null, RELU: relu };
+  const out = stats ? { y, stats } : { y };
+  const statsBinding = stats ?? noStatsTensor(rt);
+  const epilogue = {
+    HAS_BIAS: bias !== null,
+    HAS_BN: bnScale !== null,
+    HAS_RESIDUAL: residual !== null,
+    RELU: relu,
+    STATS: stats !== null,
+  };
   if (conv2dVariant(rt, args.tiles) === 'lanes') {
     const RG = lanesRowGroups(O);
     const kernel = await rt.kernel('conv2d_lanes', { ...epilogue, RG, K3X3: KH === 3 && KW === 3 }, 'forward');
@@ -199,16 +267,11 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
       bn_shift: bnShift ?? x,
       residual: residual ?? x,
       out: y,
+      stats: statsBinding,
     };
-    return { dispatches: [rt.dispatch(kernel, bindings, [ceilDiv(P, LANES_COLS), ceilDiv(O, 8 * RG)])], out: { y } };
+    return { dispatches: [rt.dispatch(kernel, bindings, [ceilDiv(P, LANES_COLS), ceilDiv(O, 8 * RG)])], out };
   }
-  const kernel = await rt.kernel('conv2d_forward', {
-    WG_M: t.WG_M,
-    HAS_BIAS: bias !== null,
-    HAS_BN: bnScale !== null,
-    HAS_RESIDUAL: residual !== null,
-    RELU: relu,
-  });
+  const kernel = await rt.kernel('conv2d_forward', { WG_M: t.WG_M, ...epilogue });
   // Unused epilogue bindings still need a buffer; x's is as good as any.
   const d = rt.dispatch(
     kernel,
@@ -238,10 +301,11 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
       bn_shift: bnShift ?? x,
       residual: residual ?? x,
       y,
+      stats: statsBinding,
     },
     [ceilDiv(P, TN), ceilDiv(O, t.WG_M * RM)],
   );
-  return { dispatches: [d], out: { y } };
+  return { dispatches: [d], out };
 }
 
 export interface Conv2dFeedbackArgs extends Conv2dParams {
