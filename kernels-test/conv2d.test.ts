@@ -281,6 +281,27 @@ variantTest('split-K: forced splits and the automatic trigger match the referenc
   release(I.x, I.w, I.dy, I.B, forced.out.dw, forced.out.partials, auto.out.dw, auto.out.db, auto.out.partials, off.out.dw);
 });
 
+// WM's mirror update rides on the weight gradient: dW ← alpha·Σ + beta·dW,
+// blended by the GEMM with one split, by the split-K reduce otherwise.
+for (const k of [CASES[1], CASES[4]]) {
+  for (const splits of [1, 3]) {
+    variantTest(`weight grad accumulating into dW (splits ${splits}): ${k.name}`, async () => {
+      const rt = await gpu();
+      const I = await inputs(k, 7);
+      const dw0 = randomArray(k.o * k.c * k.kh * k.kw, 8);
+      const dw = rt.upload(f32(dw0), [k.o, k.c, k.kh, k.kw]);
+      const accumulate = { alpha: 0.3, beta: 0.9 };
+      const op = runOp(
+        rt,
+        await conv2dWeightGrad(rt, { dy: I.dy, x: I.x, stride: k.stride, pad: k.pad, dw, db: null, accumulate, splitK: { splits } }),
+      );
+      const want = refWeightGrad(I.dyh, I.xh, I.shape).map((v, i) => 0.3 * v + 0.9 * dw0[i]);
+      assertClose('dw', await rt.readF32(dw), want, tolFor(k.n * I.oh * I.ow));
+      release(I.x, I.w, I.dy, I.B, dw, op.out.partials);
+    });
+  }
+}
+
 test('conv2dSplitK: splits only when tiles are few and each split keeps ≥ 64 pixels', () => {
   assert.equal(conv2dSplitK(100, 10_000, 16), { splits: 1, chunk: 10_000 });
   assert.equal(conv2dSplitK(4, 10_000, 16), { splits: 4, chunk: 2504 });

@@ -119,6 +119,13 @@ for (const [M, K, N] of [
         );
         const wg = runOp(rt, await linearWeightGrad(rt, { dy, x, db: null }));
         assertClose(`dw (tiled forced: ${forceTiled})`, await rt.readF32(wg.out.dw), wantG.dw, tolFor(M));
+        // Accumulating: dw ← 0.3·δyᵀx + 0.9·dw (WM's fused mirror update).
+        const dw0 = randomArray(N * K, 10, 1);
+        const acc = rt.upload(f32(dw0), [N, K]);
+        runOp(rt, await linearWeightGrad(rt, { dy, x, dw: acc, db: null, accumulate: { alpha: 0.3, beta: 0.9 } }));
+        const wantAcc = wantG.dw.map((v, i) => 0.3 * v + 0.9 * dw0[i]);
+        assertClose(`dw accumulated (tiled forced: ${forceTiled})`, await rt.readF32(acc), wantAcc, tolFor(M));
+        acc.release();
       } finally {
         debugFlags.forceTiledMatmul = false;
       }
@@ -142,6 +149,24 @@ test('feedback with B = W (the same buffer) is backprop', async () => {
   const dy = rt.upload(f32(dyh), [M, N]);
   const fb = runOp(rt, await linearFeedback(rt, { dy, feedback: w }));
   assertClose('dx', await rt.readF32(fb.out.dx), refFeedback(dyh, wh, M, N, K), tolFor(N));
+});
+
+test('an accumulating weight gradient needs dw, no db and finite coefficients', async () => {
+  const rt = await gpu();
+  const [dy, x, dw] = [rt.empty([3, 4]), rt.empty([3, 5]), rt.empty([4, 5])];
+  const accumulate = { alpha: 1, beta: 0.5 };
+  await assertThrows(
+    () => linearWeightGrad(rt, { dy, x, db: null, accumulate }),
+    /linearWeightGrad\(\): accumulate blends into dw: pass dw/,
+  );
+  await assertThrows(
+    () => linearWeightGrad(rt, { dy, x, dw, accumulate }),
+    /linearWeightGrad\(\): accumulate blends dw only: pass db: null/,
+  );
+  await assertThrows(
+    () => linearWeightGrad(rt, { dy, x, dw, db: null, accumulate: { alpha: NaN, beta: 0 } }),
+    /linearWeightGrad\(\): accumulate alpha=NaN, beta=0 must be finite/,
+  );
 });
 
 test('shape mismatches are refused before anything is dispatched', async () => {

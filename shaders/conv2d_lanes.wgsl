@@ -31,7 +31,8 @@
 //                the output pixels of this split (workgroup_id.z): its range of
 //                image rows (n, oy), walked in lock step by the lanes.
 //                Writes dW, or partial dW at split·O·K (the launcher then adds
-//                the splits with conv2d_weight_grad.wgsl's reduce_splits).
+//                the splits with conv2d_weight_grad.wgsl's reduce_splits);
+//                with ACCUMULATE (one split) blends into dW: alpha·sum + beta·dW.
 // Columns past the end are clamped on load and skipped on store; rows past
 // O (or C) are clamped on load and skipped on store.
 //
@@ -64,6 +65,8 @@ override RG: u32 = 4u;
 override SIGN_B: bool = false;
 /** forward: also write per-tile batchnorm statistics partials of y (rowStats). */
 override STATS: bool = false;
+/** weight_grad: blend into dW (dW ← alpha·sum + beta·dW), WM's mirror update done where corr is made. */
+override ACCUMULATE: bool = false;
 /** Accumulator rows: the largest block. */
 const OB = 32u;
 /** Columns per workgroup: 8 lanes × 4. */
@@ -91,6 +94,9 @@ struct Params {
   inv2: f32,
   /** feedback with SIGN_B: the scale s of B = sign(W)·s */
   bScale: f32,
+  /** weight_grad with ACCUMULATE (one split): dW ← alpha·sum + beta·dW */
+  alpha: f32,
+  beta: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -412,6 +418,11 @@ fn weight_grad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l
   for (var e = 0u; e < 4u; e++) {
     let k = k0 + e;
     if (k >= K) { break; }
-    for (var r = 0u; r <= oLast; r++) { out[outBase + (o0 + r) * K + k] = acc[r][e]; }
+    for (var r = 0u; r <= oLast; r++) {
+      let i = outBase + (o0 + r) * K + k;
+      var v = acc[r][e];
+      if (ACCUMULATE) { v = fma(params.alpha, v, params.beta * out[i]); }
+      out[i] = v;
+    }
   }
 }

@@ -18,6 +18,9 @@
 //                  so it decodes (n, oy, ox) once per step, and k through
 //                  f32 reciprocals.
 //   reduce_splits  split-K second pass: dW[i] = Σ_s partial[s·O·K + i].
+// With ACCUMULATE whichever entry writes dW blends into it instead:
+// dW ← alpha·(the sum) + beta·dW (WM's mirror update B ← (1−λ)·B + η/n·corr
+// done where corr is made, saving a pass over B).
 //   bias_grad      one workgroup per output channel: strided sums over the
 //                  pixels (consecutive lanes read consecutive floats), then
 //                  a tree in workgroup memory.
@@ -33,6 +36,7 @@
 
 override WG_M: u32 = 8u;
 override WG: u32 = 64u;
+override ACCUMULATE: bool = false;
 const WG_N = 8u;
 const RG = 2u;
 const CG = 2u;
@@ -64,11 +68,17 @@ struct Params {
   invKW: f32,
   invOHW: f32,
   invOW: f32,
+  /** ACCUMULATE (one split): dW ← alpha·sum + beta·dW */
+  alpha: f32,
+  beta: f32,
 }
 
 struct ReduceParams {
   count: u32,
   splits: u32,
+  /** ACCUMULATE: dW ← alpha·sum + beta·dW */
+  alpha: f32,
+  beta: f32,
 }
 
 struct BiasParams {
@@ -177,7 +187,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     if (o >= O) { break; }
     for (var e = 0u; e < RN; e++) {
       let k = n0 + RN * lid.x + e;
-      if (k < K) { out[outBase + o * K + k] = acc[r][e / 4u][e % 4u]; }
+      if (k < K) {
+        let i = outBase + o * K + k;
+        var v = acc[r][e / 4u][e % 4u];
+        if (ACCUMULATE) { v = fma(params.alpha, v, params.beta * out[i]); }
+        out[i] = v;
+      }
     }
   }
 }
@@ -188,6 +203,7 @@ fn reduce_splits(@builtin(global_invocation_id) gid: vec3u) {
   if (i >= rparams.count) { return; }
   var s = 0.0;
   for (var z = 0u; z < rparams.splits; z++) { s += partial[z * rparams.count + i]; }
+  if (ACCUMULATE) { s = fma(rparams.alpha, s, rparams.beta * dw[i]); }
   dw[i] = s;
 }
 

@@ -13,10 +13,8 @@
 //                    read from an alignment sums buffer (shaders/alignment.wgsl:
 //                    3 floats per layer ⟨B,W⟩, ‖B‖², ‖W‖²), so no readback;
 //                    a layer with ‖B‖ = 0 is left as it is.
-//   mirror_update    WM mirror step: b += etaB·(scale·corr) − lambdaB·b over
-//                    `count` elements (scale = 1/n turns a summed noise
-//                    correlation into the mean); one thread per element in a
-//                    grid-stride loop.
+// (WM's mirror update is the epilogue of its weight-gradient product:
+// ACCUMULATE in the conv and matmul shaders.)
 //
 // Test: kernels-test/feedback_rules.test.ts.
 
@@ -28,22 +26,12 @@ struct SegParams {
   firstSlot: u32,
 }
 
-struct MirrorParams {
-  count: u32,
-  etaB: f32,
-  lambdaB: f32,
-  scale: f32,
-}
-
 @group(0) @binding(0) var<uniform> seg: SegParams;
 @group(0) @binding(1) var<storage, read> segs: array<vec2u>;
 @group(0) @binding(2) var<storage, read> scales: array<f32>;
 @group(0) @binding(3) var<storage, read> w: array<f32>;
 @group(0) @binding(4) var<storage, read_write> b: array<f32>;
 @group(0) @binding(5) var<storage, read> sums: array<f32>;
-
-@group(0) @binding(6) var<uniform> mirror: MirrorParams;
-@group(0) @binding(7) var<storage, read> corr: array<f32>;
 
 @compute @workgroup_size(WG)
 fn sign_symmetry(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -84,14 +72,5 @@ fn rescale_to_norm(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
   let f = select(1.0, sqrt(ww / bb), bb > 0.0);
   for (var i = wg.x * WG + lid; i < sg.y; i += seg.groups * WG) {
     b[sg.x + i] *= f;
-  }
-}
-
-@compute @workgroup_size(WG)
-fn mirror_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let k = mirror.etaB * mirror.scale;
-  for (var i = gid.x; i < mirror.count; i += nwg.x * WG) {
-    let v = b[i];
-    b[i] = v + k * corr[i] - mirror.lambdaB * v;
   }
 }

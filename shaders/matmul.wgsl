@@ -18,6 +18,8 @@ override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 /** B (rhs) holds W, read as sign(W)·bScale: sign symmetry's feedback with no B of its own. */
 override SIGN_B: bool = false;
+/** C ← alpha·op(A)·op(B) + beta·C (C read and written): WM's mirror update fused into its weight-gradient product. */
+override ACCUMULATE: bool = false;
 override WG_M: u32 = 8u;
 override WG_N: u32 = 8u;
 const RM = 4u;
@@ -30,6 +32,9 @@ struct Params {
   K: u32,
   /** with SIGN_B: the scale s of B = sign(W)·s */
   bScale: f32,
+  /** ACCUMULATE: C ← alpha·op(A)·op(B) + beta·C */
+  alpha: f32,
+  beta: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -94,7 +99,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (n < params.N) {
         var v = acc[r][c];
         if (HAS_BIAS) { v += bias[n]; }
-        out[m * params.N + n] = v;
+        let i = m * params.N + n;
+        if (ACCUMULATE) { v = fma(params.alpha, v, params.beta * out[i]); }
+        out[i] = v;
       }
     }
   }

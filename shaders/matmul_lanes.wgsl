@@ -25,6 +25,8 @@ enable subgroups;
 override HAS_BIAS: bool = false;
 /** nn: B (rhs) holds W, read as sign(W)·bScale (sign symmetry's feedback with no B of its own). */
 override SIGN_B: bool = false;
+/** C ← alpha·op(A)·op(B) + beta·C (C read and written): WM's mirror update fused into its weight-gradient product. */
+override ACCUMULATE: bool = false;
 const RM = 8u;
 const CN = 4u;
 
@@ -34,6 +36,9 @@ struct Params {
   K: u32,
   /** nn with SIGN_B: the scale s of B = sign(W)·s */
   bScale: f32,
+  /** ACCUMULATE: C ← alpha·op(A)·op(B) + beta·C */
+  alpha: f32,
+  beta: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -43,6 +48,14 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<private> acc: array<array<vec4f, CN>, RM>;
+
+fn store(i: u32, v: f32) {
+  if (ACCUMULATE) {
+    out[i] = fma(params.alpha, v, params.beta * out[i]);
+  } else {
+    out[i] = v;
+  }
+}
 var<private> bv: array<vec4f, CN>;
 
 fn rowFma(r: u32, ar: vec4f) {
@@ -77,7 +90,7 @@ fn nt(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u
     if (HAS_BIAS) { b = bias[n]; }
     for (var r = 0u; r < RM; r++) {
       let m = m0 + r;
-      if (m < params.M) { out[m * params.N + n] = dot(acc[r][j], vec4f(1.0)) + b; }
+      if (m < params.M) { store(m * params.N + n, dot(acc[r][j], vec4f(1.0)) + b); }
     }
   }
 }
@@ -105,10 +118,10 @@ fn storeLaneColumns(m0: u32, n: u32) {
     if (m < params.M) {
       let v = acc[r][0] + b;
       let o = m * params.N + n;
-      out[o] = v.x;
-      out[o + 1u] = v.y;
-      out[o + 2u] = v.z;
-      out[o + 3u] = v.w;
+      store(o, v.x);
+      store(o + 1u, v.y);
+      store(o + 2u, v.z);
+      store(o + 3u, v.w);
     }
   }
 }

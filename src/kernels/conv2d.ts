@@ -3,6 +3,7 @@
 //   feedback     dx = conv_transpose(dy, B), B shaped like w                   shaders/conv2d_feedback.wgsl
 //                (or B = sign(W)·s read from W's buffer: sign symmetry)
 //   weight grad  dW = Σ_{n,oy,ox} dy ⊗ x-patch, db = Σ_{n,oy,ox} dy            shaders/conv2d_weight_grad.wgsl
+//                (or blended into a given dW: alpha·Σ + beta·dW, WM's mirror update)
 // The forward can also write y's batchnorm statistics partials (`stats`,
 // (mean, M2) per output channel and column tile, laid out as
 // conv2dStatsLayout says), so that a training batchnorm after the conv merges
@@ -27,7 +28,7 @@ import { ShapeError } from '../gpu/errors.ts';
 import { debugFlags } from '../gpu/flags.ts';
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { ceilDiv, checkSignScale, expectDType, expectRank, expectShape, type Op } from './op.ts';
+import { ceilDiv, checkAccumulate, checkSignScale, type Accumulate, expectDType, expectRank, expectShape, type Op } from './op.ts';
 
 export interface Conv2dParams {
   /** One stride for both spatial axes, ≥ 1. */
@@ -257,7 +258,27 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
   if (conv2dVariant(rt, args.tiles) === 'lanes') {
     const RG = lanesRowGroups(O);
     const kernel = await rt.kernel('conv2d_lanes', { ...epilogue, RG, K3X3: KH === 3 && KW === 3 }, 'forward');
-    const params = { N, C, H, W, O, OH, OW, KH, KW, stride, pad, cols: P, chunk: 0, inv0: 1 / (OH * OW), inv1: 1 / OW, inv2: 0, bScale: 1 };
+    const params = {
+      N,
+      C,
+      H,
+      W,
+      O,
+      OH,
+      OW,
+      KH,
+      KW,
+      stride,
+      pad,
+      cols: P,
+      chunk: 0,
+      inv0: 1 / (OH * OW),
+      inv1: 1 / OW,
+      inv2: 0,
+      bScale: 1,
+      alpha: 1,
+      beta: 0,
+    };
     const bindings = {
       params,
       rhs: x,
@@ -345,7 +366,27 @@ export async function conv2dFeedback(rt: Runtime, args: Conv2dFeedbackArgs): Pro
   if (conv2dVariant(rt, args.tiles) === 'lanes') {
     const RG = lanesRowGroups(C);
     const kernel = await rt.kernel('conv2d_lanes', { RG, SIGN_B: signScale !== null }, 'feedback');
-    const params = { N, C, H, W, O, OH, OW, KH, KW, stride, pad, cols: 0, chunk: 0, inv0: 0, inv1: 0, inv2: 0, bScale: signScale ?? 1 };
+    const params = {
+      N,
+      C,
+      H,
+      W,
+      O,
+      OH,
+      OW,
+      KH,
+      KW,
+      stride,
+      pad,
+      cols: 0,
+      chunk: 0,
+      inv0: 0,
+      inv1: 0,
+      inv2: 0,
+      bScale: signScale ?? 1,
+      alpha: 1,
+      beta: 0,
+    };
     const bindings = { params, rhs: dy, lhs: feedback, out: dx };
     const grid: [number, number, number] = [ceilDiv(maxPhase, LANES_COLS), ceilDiv(C, 8 * RG), stride * stride];
     return { dispatches: [rt.dispatch(kernel, bindings, grid)], out: { dx } };
@@ -375,6 +416,8 @@ export interface Conv2dWeightGradArgs extends Conv2dParams {
    * GPUs), each split keeping ≥ 64 pixels. `splits` forces a count (1: off).
    */
   splitK?: { minWorkgroups?: number; splits?: number };
+  /** dW ← alpha·(Σ dy ⊗ x-patches) + beta·dW (dw given, db null): WM's mirror update in the product's epilogue. */
+  accumulate?: Accumulate | null;
 }
 
 /** Pixels below which a split does not pay for its partial sums. */
@@ -412,7 +455,8 @@ export async function conv2dWeightGrad(
   args: Conv2dWeightGradArgs,
 ): Promise<Op<{ dw: Tensor; db?: Tensor; partials?: Tensor }>> {
   const op = 'conv2dWeightGrad';
-  const { dy, x, stride, pad } = args;
+  const { dy, x, stride, pad, accumulate = null } = args;
+  if (accumulate) checkAccumulate(op, accumulate, args.dw, args.db);
   f32Tensor(op, 'dy', dy, 4);
   f32Tensor(op, 'x', x, 4);
   const wShape = weightShape(op, x, dy, args, stride, pad);
@@ -443,10 +487,13 @@ export async function conv2dWeightGrad(
   const minWorkgroups = args.splitK?.minWorkgroups ?? (rt.ctx.isCpu ? 16 : 256);
   const { splits, chunk } = conv2dSplitK(tiles, P, minWorkgroups, forced);
 
+  // With accumulate, whichever dispatch writes dW blends into it: the GEMM with one split, else the reduce.
+  const blend = { alpha: accumulate?.alpha ?? 1, beta: accumulate?.beta ?? 0 };
+  const ACCUMULATE = accumulate !== null;
   const kernel = lanes
-    ? await rt.kernel('conv2d_lanes', { RG }, 'weight_grad')
-    : await rt.kernel('conv2d_weight_grad', { WG_M: t.WG_M }, 'main');
-  const reduce = splits > 1 ? await rt.kernel('conv2d_weight_grad', {}, 'reduce_splits') : null;
+    ? await rt.kernel('conv2d_lanes', { RG, ACCUMULATE: ACCUMULATE && splits === 1 }, 'weight_grad')
+    : await rt.kernel('conv2d_weight_grad', { WG_M: t.WG_M, ACCUMULATE: ACCUMULATE && splits === 1 }, 'main');
+  const reduce = splits > 1 ? await rt.kernel('conv2d_weight_grad', { ACCUMULATE }, 'reduce_splits') : null;
   const biasKernel = args.db !== null ? await rt.kernel('conv2d_weight_grad', {}, 'bias_grad') : null;
   const dw = args.dw ?? rt.empty(wShape, 'f32', 'conv2d.dw');
   const partials = splits > 1 ? rt.empty([splits, O, K], 'f32', 'conv2d.dw_partials') : undefined;
@@ -475,6 +522,7 @@ export async function conv2dWeightGrad(
               inv1: 1 / KW,
               inv2: 1 / OH,
               bScale: 1,
+              ...blend,
             },
             rhs: x,
             lhs: dy,
@@ -503,6 +551,7 @@ export async function conv2dWeightGrad(
               invKW: 1 / KW,
               invOHW: 1 / (OH * OW),
               invOW: 1 / OW,
+              ...blend,
             },
             x,
             dy,
@@ -512,7 +561,7 @@ export async function conv2dWeightGrad(
         ),
   ];
   if (partials && reduce) {
-    dispatches.push(rt.dispatch(reduce, { rparams: { count: O * K, splits }, partial: partials, dw }, [ceilDiv(O * K, 64)]));
+    dispatches.push(rt.dispatch(reduce, { rparams: { count: O * K, splits, ...blend }, partial: partials, dw }, [ceilDiv(O * K, 64)]));
   }
   const out: { dw: Tensor; db?: Tensor; partials?: Tensor } = { dw };
   if (partials) out.partials = partials;

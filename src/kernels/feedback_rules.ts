@@ -1,9 +1,10 @@
 // Launchers for shaders/feedback_rules.wgsl: the kernels that make or update
-// a feedback tensor B (LEARNING_RULES.md) — SS's sign(W)·s, WM's mirror step
-// and its optional growth control. KP's update shares the SGD kernel and is
-// re-exported here (kpUpdate, src/kernels/sgd.ts). Random B (FA, WM, KP at
-// init) and WM's noise come from src/kernels/random.ts; WM's corr(x, y) is
-// the conv/linear weight-gradient kernels with x = noise, y = W*x.
+// a feedback tensor B (LEARNING_RULES.md) — SS's sign(W)·s (for the alignment
+// probe: training reads it on load) and WM's optional growth control. KP's
+// update shares the SGD kernel and is re-exported here (kpUpdate,
+// src/kernels/sgd.ts). Random B (FA, WM, KP at init) and WM's noise come from
+// src/kernels/random.ts; WM's mirror step is the conv/linear weight-gradient
+// kernels with x = noise, y = W*x, blending into B (their `accumulate`).
 
 import { ShapeError } from '../gpu/errors.ts';
 import type { Runtime } from '../gpu/runtime.ts';
@@ -103,41 +104,4 @@ export async function rescaleToNorm(rt: Runtime, { b, segments, sums, firstSlot 
   const kernel = await rt.kernel('feedback_rules', { WG }, 'rescale_to_norm');
   const d = rt.dispatch(kernel, { seg: { groups, firstSlot }, segs: segments.tensor, sums, b }, [groups, layers]);
   return { dispatches: [d], out: { b } };
-}
-
-export interface MirrorHyper {
-  etaB: number;
-  lambdaB: number;
-  /** Multiplies corr; 1/n when corr is summed over n noise samples. Default 1. */
-  scale?: number;
-}
-
-export interface MirrorUpdateArgs extends MirrorHyper {
-  /** B (one layer or an arena), updated in place. */
-  b: Tensor;
-  /** corr(x, y) in B's layout. */
-  corr: Tensor;
-}
-
-export interface MirrorOp extends Op<{ b: Tensor }> {
-  setHyper(h: MirrorHyper): void;
-}
-
-/** WM mirror step: B ← B + etaB·(scale·corr) − lambdaB·B. */
-export async function mirrorUpdate(rt: Runtime, { b, corr, etaB, lambdaB, scale = 1 }: MirrorUpdateArgs): Promise<MirrorOp> {
-  const op = 'mirrorUpdate';
-  expectDType(op, 'b', b, 'f32');
-  expectDType(op, 'corr', corr, 'f32');
-  if (corr.size !== b.size) throw new ShapeError(`${op}(): corr has ${corr.size} elements but b has ${b.size}`);
-  if (corr.buffer === b.buffer) throw new ShapeError(`${op}(): corr and b share a GPU buffer`);
-  const uniforms = (h: MirrorHyper) => {
-    const u = { count: b.size, etaB: h.etaB, lambdaB: h.lambdaB, scale: h.scale ?? 1 };
-    for (const k of ['etaB', 'lambdaB', 'scale'] as const)
-      if (!Number.isFinite(u[k])) throw new ShapeError(`${op}(): ${k}=${u[k]} must be finite`);
-    return u;
-  };
-  const params = uniforms({ etaB, lambdaB, scale });
-  const kernel = await rt.kernel('feedback_rules', { WG }, 'mirror_update');
-  const d = rt.dispatch(kernel, { mirror: params, corr, b }, [Math.min(ceilDiv(b.size, WG), MAX_GROUPS)]);
-  return { dispatches: [d], out: { b }, setHyper: (h) => d.setUniform('mirror', uniforms(h)) };
 }

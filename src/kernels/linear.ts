@@ -11,7 +11,7 @@ import type { Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { matmul } from './matmul.ts';
 import { columnSum } from './reduce.ts';
-import { checkSignScale, expectDType, expectRank, expectShape, type Op } from './op.ts';
+import { checkAccumulate, checkSignScale, expectDType, expectRank, expectShape, type Accumulate, type Op } from './op.ts';
 
 function dims2(op: string, name: string, t: Tensor): [number, number] {
   expectRank(op, name, t, 2);
@@ -65,16 +65,22 @@ export interface LinearWeightGradArgs {
   dw?: Tensor;
   /** Pass null to skip the bias gradient. */
   db?: Tensor | null;
+  /** dw ← alpha·δyᵀ·x + beta·dw (dw given, db null): WM's mirror update in the product's epilogue. */
+  accumulate?: Accumulate | null;
 }
 
-export async function linearWeightGrad(rt: Runtime, { dy, x, dw, db }: LinearWeightGradArgs): Promise<Op<{ dw: Tensor; db?: Tensor }>> {
+export async function linearWeightGrad(
+  rt: Runtime,
+  { dy, x, dw, db, accumulate = null }: LinearWeightGradArgs,
+): Promise<Op<{ dw: Tensor; db?: Tensor }>> {
   const op = 'linearWeightGrad';
   const [M, N] = dims2(op, 'dy', dy);
   const [M2, K] = dims2(op, 'x', x);
   if (M2 !== M) throw new ShapeError(`${op}(): dy is [${M}, ${N}] but x is [${M2}, ${K}]; both need ${M} rows`);
+  if (accumulate) checkAccumulate(op, accumulate, dw, db);
   dw ??= rt.empty([N, K], 'f32', 'linear.dw');
   expectShape(op, 'dw', dw, [N, K]);
-  const dispatches = [await matmul(rt, { a: dy, b: x, c: dw, M: N, N: K, K: M, transA: true })];
+  const dispatches = [await matmul(rt, { a: dy, b: x, c: dw, M: N, N: K, K: M, transA: true, accumulate })];
   if (db === null) return { dispatches, out: { dw } };
   db ??= rt.empty([N], 'f32', 'linear.db');
   expectShape(op, 'db', db, [N]);

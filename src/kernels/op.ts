@@ -38,3 +38,17 @@ export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 export function checkSignScale(op: string, s: number | null): void {
   if (s !== null && !Number.isFinite(s)) throw new ShapeError(`${op}(): signScale=${s} must be finite`);
 }
+
+/** A blend into a product's output: out ← alpha·(the product) + beta·out. */
+export interface Accumulate {
+  alpha: number;
+  beta: number;
+}
+
+/** An accumulating weight gradient blends into a given dw and computes no db. */
+export function checkAccumulate(op: string, a: Accumulate, dw: Tensor | undefined, db: Tensor | null | undefined): void {
+  if (!Number.isFinite(a.alpha) || !Number.isFinite(a.beta))
+    throw new ShapeError(`${op}(): accumulate alpha=${a.alpha}, beta=${a.beta} must be finite`);
+  if (!dw) throw new ShapeError(`${op}(): accumulate blends into dw: pass dw`);
+  if (db !== null) throw new ShapeError(`${op}(): accumulate blends dw only: pass db: null`);
+}

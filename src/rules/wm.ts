@@ -4,11 +4,13 @@
 // bias, no BN, no nonlinearity), and updates B ← B + η_B·corr(x, y)/n − λ_B·B,
 // corr being the weight-gradient contraction with x as input and y as output
 // signal. E[corr] ∝ σ²·W, so B drifts to a positive multiple of W with no data.
+// The update is the weight-gradient product's epilogue, blending into B as
+// B ← (η_B/n)·corr + (1 − λ_B)·B: corr is never stored and B is passed over
+// once.
 
 import type { Dispatch } from '../gpu/runtime.ts';
 import { weightLayers } from '../graph/ir.ts';
 import { conv2dForward, conv2dWeightGrad } from '../kernels/conv2d.ts';
-import { mirrorUpdate } from '../kernels/feedback_rules.ts';
 import { linearForward, linearWeightGrad } from '../kernels/linear.ts';
 import { advancePhilox, randomNormal, type RandomOp } from '../kernels/random.ts';
 import type { Rule, RuleContext, RuleDispatches } from './rule.ts';
@@ -25,38 +27,30 @@ export async function mirrorSteps(ctx: RuleContext, steps: number): Promise<Rule
     return { l, node, index, inShape, outShape };
   });
   const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-  // One scratch each for x, y and corr, sized for the largest layer and reused layer after layer.
+  // One scratch each for x and y, sized for the largest layer and reused layer after layer.
   const noise = rt.empty([Math.max(...layers.map((x) => size(x.inShape)))], 'f32', 'wm.noise');
   const out = rt.empty([Math.max(...layers.map((x) => size(x.outShape)))], 'f32', 'wm.y');
-  const corr = rt.empty([Math.max(...layers.map((x) => size(x.l.shape)))], 'f32', 'wm.corr');
+  const accumulate = { alpha: mirror.etaB / n, beta: 1 - mirror.lambdaB };
   const dispatches: Dispatch[] = [];
   const draws: { op: RandomOp; numel: number; stream: number }[] = [];
   for (let s = 0; s < steps; s++) {
     for (const { l, node, index, inShape, outShape } of layers) {
       const x = rt.view(noise, 0, inShape);
       const y = rt.view(out, 0, outShape);
-      const c = rt.view(corr, 0, l.shape);
       const stream = index;
       const draw = await randomNormal(rt, { out: x, seed: mirror.seed, stream, offset: 0, scale: mirror.sigma });
       draws.push({ op: draw, numel: size(inShape), stream });
       dispatches.push(...draw.dispatches);
       const w = store.param(l.weight);
+      const b = store.feedback(l.weight);
       if (node.kind === 'conv2d') {
         const { stride, pad } = node.attrs;
         dispatches.push(...(await conv2dForward(rt, { x, w, stride, pad, y })).dispatches);
-        dispatches.push(...(await conv2dWeightGrad(rt, { dy: y, x, stride, pad, dw: c, db: null })).dispatches);
+        dispatches.push(...(await conv2dWeightGrad(rt, { dy: y, x, stride, pad, dw: b, db: null, accumulate })).dispatches);
       } else {
         dispatches.push(...(await linearForward(rt, { x, w, y })).dispatches);
-        dispatches.push(...(await linearWeightGrad(rt, { dy: y, x, dw: c, db: null })).dispatches);
+        dispatches.push(...(await linearWeightGrad(rt, { dy: y, x, dw: b, db: null, accumulate })).dispatches);
       }
-      const upd = await mirrorUpdate(rt, {
-        b: store.feedback(l.weight),
-        corr: c,
-        etaB: mirror.etaB,
-        lambdaB: mirror.lambdaB,
-        scale: 1 / n,
-      });
-      dispatches.push(...upd.dispatches);
     }
   }
   // Every replay draws fresh noise: each recorded draw moves past what the previous replay used.
