@@ -16,7 +16,6 @@ import { philoxNormals } from './reference/philox.ts';
 import { randomArray } from './reference/random.ts';
 import {
   kpUpdate as refKp,
-  mirrorUpdate as refMirror,
   mirrorUpdateLinear,
   signSymmetry as refSS,
   ssScale as refSsScale,
