@@ -1,6 +1,6 @@
 // The compiler: a graph and a batch shape become one recorded step program.
 //
-//   shapes (inferShapes) → stages (fuse) → a schedule of launcher calls, each
+//   shapes (inferShapes) → stages (fuse: bn+add+relu, conv→bn statistics) → a schedule of launcher calls, each
 //   declaring the activations it reads and writes → lifetimes → memory plan
 //   (planMemory: tensors with disjoint lives share a slot) → one slot buffer
 //   each → the launchers, called once, record their dispatches → Program.
@@ -19,7 +19,7 @@ import { UnsupportedError } from '../gpu/errors.ts';
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor, DType } from '../gpu/tensor.ts';
 import { batchnormBackward, batchnormTrainForward } from '../kernels/batchnorm.ts';
-import { conv2dFeedback, conv2dForward, conv2dWeightGrad } from '../kernels/conv2d.ts';
+import { conv2dFeedback, conv2dForward, conv2dStatsLayout, conv2dWeightGrad } from '../kernels/conv2d.ts';
 import { addInPlace, reluBackward, reluForward } from '../kernels/elementwise.ts';
 import { linearFeedback, linearForward, linearWeightGrad } from '../kernels/linear.ts';
 import { LOSS_METRICS, softmaxCrossEntropy } from '../kernels/loss.ts';
@@ -127,6 +127,7 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
   declare('metrics', [LOSS_METRICS], 'f32', true);
 
   // ---- forward
+  const statsChunk = new Map<number, number>();
   for (const s of stages) {
     const out = s.out;
     if (s.kind === 'flatten') {
@@ -140,9 +141,16 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
     switch (s.kind) {
       case 'conv2d': {
         const a = s.node.attrs;
+        // The following batchnorm's statistics partials, written by this conv's epilogue.
+        let stats: string | null = null;
+        if (s.statsFor !== null) {
+          const layout = conv2dStatsLayout(rt, shapes[s.node.inputs[0]], graph.params.get(a.weight)!.shape, a.stride, a.pad);
+          stats = declare(`bn.partials:${s.statsFor}`, layout.shape);
+          statsChunk.set(s.statsFor, layout.chunk);
+        }
         calls.push({
           reads: [x],
-          writes: [y],
+          writes: stats ? [y, stats] : [y],
           emit: (t) =>
             conv2dForward(rt, {
               x: t(x),
@@ -151,6 +159,7 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
               stride: a.stride,
               pad: a.pad,
               y: t(y),
+              ...(stats ? { stats: t(stats) } : {}),
             }),
         });
         break;
@@ -161,8 +170,9 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
         const mean = declare(`bn.mean:${s.node.id}`, [c]);
         const invStd = declare(`bn.invstd:${s.node.id}`, [c]);
         const res = s.residual === null ? null : actKey(s.residual);
+        const stats = s.statsFrom === null ? null : `bn.partials:${s.node.id}`;
         calls.push({
-          reads: res ? [x, res] : [x],
+          reads: [x, ...(res ? [res] : []), ...(stats ? [stats] : [])],
           writes: [y, mean, invStd],
           emit: (t) =>
             batchnormTrainForward(rt, {
@@ -178,6 +188,7 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
               y: t(y),
               mean: t(mean),
               invStd: t(invStd),
+              ...(stats ? { stats: { partials: t(stats), chunk: statsChunk.get(s.node.id)! } } : {}),
             }),
         });
         break;

@@ -3,15 +3,26 @@
 // one kernel applies the normalisation, adds the shortcut and clamps, and in
 // the backward one kernel family applies the ReLU mask, the batchnorm
 // backward and hands the masked gradient to the shortcut. A fused group's
-// inner values are never materialised.
+// inner values are never materialised. A batchnorm straight after a conv
+// takes its batch statistics from the conv: the conv's epilogue writes
+// per-tile partial statistics of its output, and the batchnorm only merges
+// them instead of reading the conv output twice more.
 
 import { consumers, type Graph, type NodeOf } from './ir.ts';
 
 export type Stage =
-  | { kind: 'conv2d'; node: NodeOf<'conv2d'>; out: number }
+  | {
+      kind: 'conv2d';
+      node: NodeOf<'conv2d'>;
+      out: number;
+      /** The batchnorm node whose batch statistics this conv's epilogue gathers, or null. */
+      statsFor: number | null;
+    }
   | {
       kind: 'batchnorm';
       node: NodeOf<'batchnorm'>;
+      /** The conv node that gathers this batchnorm's statistics, or null (it reads its input itself). */
+      statsFrom: number | null;
       /** Value added before the ReLU (the shortcut), or null. */
       residual: number | null;
       relu: boolean;
@@ -40,6 +51,12 @@ export function fuse(graph: Graph): Stage[] {
     const bns = node.inputs.filter((i) => graph.nodes[i].kind === 'batchnorm' && readers[i].length === 1);
     if (bns.length > 0 && node.inputs[0] !== node.inputs[1]) fusesAdd.set(Math.max(...bns), node);
   }
+  // The batchnorm reading a conv's output (one, in a ResNet) takes its statistics from the conv's epilogue.
+  const statsBn = new Map<number, number>();
+  for (const node of graph.nodes) {
+    const bn = node.kind === 'conv2d' ? readers[node.id].find((r) => graph.nodes[r].kind === 'batchnorm') : undefined;
+    if (bn !== undefined) statsBn.set(node.id, bn);
+  }
   const covered = new Set<number>();
   const stages: Stage[] = [];
   for (const node of graph.nodes) {
@@ -66,9 +83,13 @@ export function fuse(graph: Graph): Stage[] {
           covers.push(after.id);
         }
         for (const c of covers) covered.add(c);
-        stages.push({ kind: 'batchnorm', node, residual, relu, out, covers });
+        const statsFrom = statsBn.get(node.inputs[0]) === node.id ? node.inputs[0] : null;
+        stages.push({ kind: 'batchnorm', node, statsFrom, residual, relu, out, covers });
         break;
       }
+      case 'conv2d':
+        stages.push({ kind: 'conv2d', node, out: node.id, statsFor: statsBn.get(node.id) ?? null });
+        break;
       case 'add': {
         const after = only(node.id);
         const relu = after?.kind === 'relu';
