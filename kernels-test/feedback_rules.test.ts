@@ -14,12 +14,7 @@ import { randomNormal } from '../src/kernels/random.ts';
 import { createSegmentTable, planArena, sgdStep, type SgdHyper } from '../src/kernels/sgd.ts';
 import { philoxNormals } from './reference/philox.ts';
 import { randomArray } from './reference/random.ts';
-import {
-  kpUpdate as refKp,
-  mirrorUpdateLinear,
-  signSymmetry as refSS,
-  ssScale as refSsScale,
-} from './reference/rules.ts';
+import { kpUpdate as refKp, mirrorUpdateLinear, signSymmetry as refSS, ssScale as refSsScale } from './reference/rules.ts';
 import { linearForward as refLinear } from './reference/linear.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 
