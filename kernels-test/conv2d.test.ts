@@ -283,7 +283,7 @@ variantTest('split-K: forced splits and the automatic trigger match the referenc
 
 // WM's mirror update rides on the weight gradient: dW ← alpha·Σ + beta·dW,
 // blended by the GEMM with one split, by the split-K reduce otherwise.
-for (const k of [CASES[1], CASES[4]]) {
+for (const k of [CASES[1], CASES[4], CASES[8]]) {
   for (const splits of [1, 3]) {
     variantTest(`weight grad accumulating into dW (splits ${splits}): ${k.name}`, async () => {
       const rt = await gpu();
