@@ -34,8 +34,8 @@ const TRIALS: Trial[] = [
   { name: 'large weight decay', n: 17, hyper: { ...BASE, weightDecay: 0.1 }, steps: 2 },
   { name: 'plain SGD, no momentum buffer', n: 1003, hyper: { ...BASE, momentum: 0 }, steps: 2 },
   { name: 'one element (scalar tail only)', n: 1, hyper: BASE, steps: 2 },
-  // More vec4s than the grid's 1024 workgroups × 256 threads: the grid-stride loop turns.
-  { name: 'grid-stride loop and a tail', n: 4 * 1024 * 256 + 4 * 999 + 3, hyper: BASE, steps: 2 },
+  // 4096 + 4 workgroups of vec4s, and a scalar tail whose grid-stride loop turns (1024 workgroups at most).
+  { name: 'many workgroups and a tail', n: 4 * 1024 * 256 + 4 * 999 + 3, hyper: BASE, steps: 2 },
   { name: 'three elements (scalar tail only)', n: 3, hyper: { ...BASE, nesterov: true }, steps: 2 },
 ];
 
@@ -63,6 +63,23 @@ async function runTrial(rt: Runtime, t: Trial): Promise<void> {
 for (const t of TRIALS) {
   test(`sgd: ${t.name} (n=${t.n})`, async () => runTrial(await gpu(), t));
 }
+
+test('sgd: the vec4 entry on a 2-D grid (rows of workgroups, the last row part idle), as past 65535 workgroups', async () => {
+  const rt = await gpu();
+  const WG = 256;
+  const count = 5 * WG - 3; // vec4s: 5 workgroups' worth, the last one short
+  const n = 4 * count;
+  const p0 = f32(randomArray(n, 1, 1));
+  const g = f32(randomArray(n, 2, 1));
+  const param = rt.upload(p0, [n]);
+  const grad = rt.upload(g, [n]);
+  const hyper = { ...BASE, momentum: 0, firstStep: true };
+  const kernel = await rt.kernel('sgd', { WG }, 'sgd_vec4');
+  const hp = { start: 0, count, lr: hyper.lr, momentum: 0, dampening: 0, weightDecay: hyper.weightDecay, nesterov: 0, firstStep: 1 };
+  // 3 × 2 = 6 workgroups for 5 workgroups' worth: rows of 3, the sixth idle.
+  rt.run([rt.dispatch(kernel, { hp, p4: param, g4: grad, m4: rt.empty([4]) }, [3, 2])]);
+  assertClose('param', await rt.readF32(param), refSgdStep(p0, g, null, hyper).param, TOL);
+});
 
 test('sgd: arena with odd segments, views, and no weight decay on chosen runs', async () => {
   const rt = await gpu();

@@ -192,7 +192,17 @@ function uniforms(s: Slice, h: SgdHyper) {
   };
 }
 
-const grid = (count: number): [number] => [Math.min(ceilDiv(count, WG), MAX_GROUPS)];
+/** Scalar tails: a grid-stride loop over at most MAX_GROUPS workgroups. */
+const strideGrid = (count: number): [number] => [Math.min(ceilDiv(count, WG), MAX_GROUPS)];
+
+/** vec4 bodies: one vec4 per thread, rows of up to 65535 workgroups (WebGPU's per-dimension limit). */
+function vec4Grid(count: number): [number, number] {
+  const groups = Math.max(1, ceilDiv(count, WG));
+  const x = Math.min(groups, 65535);
+  return [x, ceilDiv(groups, x)];
+}
+
+const grid = (s: Slice) => (s.entry === 'vec4' ? vec4Grid(s.count) : strideGrid(s.count));
 
 // A 4-float stand-in for a momentum binding that momentum = 0 never touches;
 // two per runtime because KP binds two of them in one dispatch.
@@ -251,8 +261,8 @@ export async function sgdStep(
   const kernels = { vec4: await rt.kernel('sgd', { WG }, 'sgd_vec4'), scalar: await rt.kernel('sgd', { WG }, 'sgd_scalar') };
   const dispatches: Dispatch[] = parts.map((s) =>
     s.entry === 'vec4'
-      ? rt.dispatch(kernels.vec4, { hp: uniforms(s, hyper), p4: param, g4: grad, m4: m }, grid(s.count))
-      : rt.dispatch(kernels.scalar, { hp: uniforms(s, hyper), p1: param, g1: grad, m1: m }, grid(s.count)),
+      ? rt.dispatch(kernels.vec4, { hp: uniforms(s, hyper), p4: param, g4: grad, m4: m }, grid(s))
+      : rt.dispatch(kernels.scalar, { hp: uniforms(s, hyper), p1: param, g1: grad, m1: m }, grid(s)),
   );
   return {
     dispatches,
@@ -309,8 +319,8 @@ export async function kpUpdate(
   const kernels = { vec4: await rt.kernel('sgd', { WG }, 'kp_vec4'), scalar: await rt.kernel('sgd', { WG }, 'kp_scalar') };
   const dispatches: Dispatch[] = parts.map((s) =>
     s.entry === 'vec4'
-      ? rt.dispatch(kernels.vec4, { hp: uniforms(s, hyper), w4: w, b4: b, kg4: grad, mw4: mw, mb4: mb }, grid(s.count))
-      : rt.dispatch(kernels.scalar, { hp: uniforms(s, hyper), w1: w, b1: b, kg1: grad, mw1: mw, mb1: mb }, grid(s.count)),
+      ? rt.dispatch(kernels.vec4, { hp: uniforms(s, hyper), w4: w, b4: b, kg4: grad, mw4: mw, mb4: mb }, grid(s))
+      : rt.dispatch(kernels.scalar, { hp: uniforms(s, hyper), w1: w, b1: b, kg1: grad, mw1: mw, mb1: mb }, grid(s)),
   );
   return {
     dispatches,
