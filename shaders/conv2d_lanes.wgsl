@@ -33,7 +33,6 @@
 //                Writes dW, or partial dW at split·O·K (the launcher then adds
 //                the splits with conv2d_weight_grad.wgsl's reduce_splits);
 //                with ACCUMULATE (one split) blends into dW: alpha·sum + beta·dW.
-//   weight_grad4 the same for K % 4 = 0, storing each lane's 4 columns as a vec4.
 // Columns past the end are clamped on load and skipped on store; rows past
 // O (or C) are clamped on load and skipped on store.
 //
@@ -108,8 +107,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read> bn_shift: array<f32>;
 @group(0) @binding(6) var<storage, read> residual: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
-/** weight_grad4: out as vec4s (K % 4 = 0); its own binding, since an entry must bind every variable it names. */
-@group(0) @binding(9) var<storage, read_write> out4: array<vec4f>;
 /** forward with STATS: (mean, M2) per (output channel, column block of TN), O × chunks × 2; chunks = num_workgroups.x. */
 @group(0) @binding(8) var<storage, read_write> stats: array<f32>;
 
@@ -367,8 +364,8 @@ fn feedback(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid:
   }
 }
 
-// The weight-gradient GEMM into acc; the entries below differ only in how they store it.
-fn weightGradTile(wg: vec3u, lid: vec3u) {
+@compute @workgroup_size(8)
+fn weight_grad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let C = params.C;
   let H = params.H;
   let W = params.W;
@@ -417,16 +414,6 @@ fn weightGradTile(wg: vec3u, lid: vec3u) {
     }
   }
 
-}
-
-@compute @workgroup_size(8)
-fn weight_grad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  weightGradTile(wg, lid);
-  let K = params.cols;
-  let O = params.O;
-  let o0 = wg.y * 8u * RG;
-  let oLast = min(8u * RG, O - o0) - 1u;
-  let k0 = wg.x * TN + 4u * lid.x;
   let outBase = wg.z * O * K;
   for (var e = 0u; e < 4u; e++) {
     let k = k0 + e;
@@ -437,27 +424,5 @@ fn weight_grad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l
       if (ACCUMULATE) { v = fma(params.alpha, v, params.beta * out[i]); }
       out[i] = v;
     }
-  }
-}
-
-// weight_grad for K % 4 = 0: a lane's 4 columns of a row are one aligned
-// vec4 of dW, stored (and with ACCUMULATE read) as one access instead of 4,
-// which is what the epilogue costs when the reduction is short (late layers,
-// WM's few noise samples).
-@compute @workgroup_size(8)
-fn weight_grad4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  weightGradTile(wg, lid);
-  let K4 = params.cols / 4u;
-  let O = params.O;
-  let o0 = wg.y * 8u * RG;
-  let oLast = min(8u * RG, O - o0) - 1u;
-  let k4 = wg.x * (TN / 4u) + lid.x;
-  if (k4 >= K4) { return; }
-  let outBase = wg.z * O * K4;
-  for (var r = 0u; r <= oLast; r++) {
-    let i = outBase + (o0 + r) * K4 + k4;
-    var v = acc[r];
-    if (ACCUMULATE) { v = fma(vec4f(params.alpha), v, params.beta * out4[i]); }
-    out4[i] = v;
   }
 }

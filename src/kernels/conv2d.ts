@@ -491,7 +491,7 @@ export async function conv2dWeightGrad(
   const blend = { alpha: accumulate?.alpha ?? 1, beta: accumulate?.beta ?? 0 };
   const ACCUMULATE = accumulate !== null;
   const kernel = lanes
-    ? await rt.kernel('conv2d_lanes', { RG, ACCUMULATE: ACCUMULATE && splits === 1 }, K % 4 === 0 ? 'weight_grad4' : 'weight_grad')
+    ? await rt.kernel('conv2d_lanes', { RG, ACCUMULATE: ACCUMULATE && splits === 1 }, 'weight_grad')
     : await rt.kernel('conv2d_weight_grad', { WG_M: t.WG_M, ACCUMULATE: ACCUMULATE && splits === 1 }, 'main');
   const reduce = splits > 1 ? await rt.kernel('conv2d_weight_grad', { ACCUMULATE }, 'reduce_splits') : null;
   const biasKernel = args.db !== null ? await rt.kernel('conv2d_weight_grad', {}, 'bias_grad') : null;
@@ -526,8 +526,7 @@ export async function conv2dWeightGrad(
             },
             rhs: x,
             lhs: dy,
-            // weight_grad4 stores a lane's 4 columns as one vec4 (K % 4 = 0).
-            [K % 4 === 0 ? 'out4' : 'out']: partials ?? dw,
+            out: partials ?? dw,
           },
           [ceilDiv(K, LANES_COLS), ceilDiv(O, 8 * RG), splits],
         )
