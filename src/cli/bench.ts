@@ -30,8 +30,8 @@ Usage: nowt bench [--kernels] [--models] [options]
   --models         benchmark whole training steps per rule: resnet18 and resnet50
                    (batch 8, 64² on a CPU adapter; batch 128, 224² on a GPU) and
                    resnet20 (32²), with the memory plan's bytes next to the minimum;
-                   each rule's fastest of 7 samples (on a CPU adapter the rules
-                   take turns), and × bp is that over bp's fastest
+                   each rule's median of 7 samples (on a CPU adapter the rules
+                   take turns), and × bp is that over bp's median
   --model-list L   comma-separated subset of resnet18, resnet50, resnet20
   --rules LIST     comma-separated subset of bp, fa, ss, wm, kp (default: all)
   --convs LIST     models whose distinct convs to run: resnet18,resnet50 (default),

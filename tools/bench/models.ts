@@ -3,15 +3,16 @@
 // (parameters + B + optimizer state + the most activation bytes live at once).
 //
 // The issue's targets are ratios to backprop (e.g. SS ≤ 1.05×), finer than
-// the noise of a shared 2-vCPU VM, where one step's time moves by up to ±10%
-// from the next (measured: resnet20 bp samples of 518–575 ms in one run).
-// That noise only ever adds time, so a rule's time is the fastest of its
-// ROUNDS samples, and its ratio to bp the ratio of the two fastest. On a CPU
-// adapter every rule's program is compiled side by side on one runtime and
-// they take turns, one sample each per round, so a slow spell of the machine
-// cannot fall on one rule only. On a GPU (steady timings, and five programs
-// at batch 128 would not fit together) each rule runs alone on a fresh
-// runtime, its samples taken back to back. Every sample is in the JSON.
+// the noise of a shared 2-vCPU VM, where one step's time moves by ±10% from
+// the next, both ways (measured: resnet18 bp samples of 1747–1935 ms in one
+// run, the fastest an outlier). So a rule's time is the median of ROUNDS
+// samples, each at least SAMPLE_MS of steps, and its ratio to bp the ratio of
+// the medians. On a CPU adapter every rule's program is compiled side by side
+// on one runtime and they take turns, one sample each per round, so a slow
+// spell of the machine cannot fall on one rule only. On a GPU (steady
+// timings, and five programs at batch 128 would not fit together) each rule
+// runs alone on a fresh runtime, its samples taken back to back. Every sample
+// is in the JSON.
 // Each model gets a fresh runtime, and a program's bytes are what the
 // runtime allocated while compiling it.
 
@@ -21,7 +22,7 @@ import { initialState, loadState } from '../../src/graph/state.ts';
 import { StepProgram } from '../../src/graph/step-program.ts';
 import { DEFAULT_MIRROR, RULE_NAMES, RULES, type RuleName } from '../../src/rules/index.ts';
 import type { ModelRecord } from './schema.ts';
-import { timeGpu } from './timing.ts';
+import { median, timeGpu } from './timing.ts';
 
 export interface ModelCase {
   model: string;
@@ -47,7 +48,7 @@ export function modelCases(isCpu: boolean): ModelCase[] {
 }
 
 export interface ModelRecordWithMemory extends ModelRecord {
-  /** This rule's fastest step over bp's fastest (absent without bp). */
+  /** This rule's median step time over bp's (absent without bp). */
   relative_to_bp?: number;
   /** Every sample, ms per step, in round order. */
   samples_ms: number[];
@@ -60,7 +61,7 @@ export interface ModelRecordWithMemory extends ModelRecord {
 /** Timing rounds per rule. */
 export const ROUNDS = 7;
 /** Timed work per sample: enough steps to reach it (at least one). */
-const SAMPLE_MS = 400;
+const SAMPLE_MS = 1500;
 
 interface Contender {
   rule: RuleName;
@@ -110,7 +111,7 @@ async function sample(rt: Runtime, k: Contender): Promise<void> {
 function records(c: ModelCase, done: Contender[]): ModelRecordWithMemory[] {
   const bp = done.find((k) => k.rule === 'bp');
   return done.map((k) => {
-    const ms = Math.min(...k.samples);
+    const ms = median(k.samples);
     const r: ModelRecordWithMemory = {
       model: c.model,
       rule: k.rule,
@@ -122,7 +123,7 @@ function records(c: ModelCase, done: Contender[]): ModelRecordWithMemory[] {
       plan_bytes: k.planBytes,
       minimum_bytes: k.minimumBytes,
     };
-    if (bp) r.relative_to_bp = ms / Math.min(...bp.samples);
+    if (bp) r.relative_to_bp = ms / median(bp.samples);
     return r;
   });
 }
@@ -208,6 +209,6 @@ export function formatModelTable(recs: ModelRecordWithMemory[]): string {
       ]),
     );
   }
-  lines.push('', `ms/step: the fastest of ${ROUNDS} samples (noise only adds time); × bp: over bp's fastest; ratio: plan / min bytes.`);
+  lines.push('', `ms/step: the median of ${ROUNDS} samples; × bp: over bp's median; ratio: plan / min bytes.`);
   return lines.join('\n');
 }

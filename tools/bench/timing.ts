@@ -30,3 +30,10 @@ export async function timeGpu(rt: Runtime, runOnce: () => void, opts: TimingOpti
   await rt.finish();
   return (performance.now() - t0) / reps;
 }
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('median(): no values');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
