@@ -1,9 +1,10 @@
 // The compiler: a graph and a batch shape become one recorded step program.
 //
-//   shapes (inferShapes) → stages (fuse: bn+add+relu, conv→bn statistics) → a schedule of launcher calls, each
-//   declaring the activations it reads and writes → lifetimes → memory plan
-//   (planMemory: tensors with disjoint lives share a slot) → one slot buffer
-//   each → the launchers, called once, record their dispatches → Program.
+//   shapes (inferShapes) → stages (fuse: bn+add+relu, conv→bn statistics) →
+//   a schedule of launcher calls, each declaring the activations it reads and
+//   writes → lifetimes → memory plan (planMemory: tensors with disjoint lives
+//   share a slot) → one slot buffer each → the launchers, called once, record
+//   their dispatches → Program.
 //
 // Replaying the program allocates nothing and creates no bind groups; a step
 // reads nothing back (the loss and top-k counts stay in a GPU buffer).
