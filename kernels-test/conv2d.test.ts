@@ -9,16 +9,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { debugFlags } from '../src/gpu/flags.ts';
-import {
-  conv2dFeedback,
-  conv2dForward,
-  conv2dOutputShape,
-  conv2dSplitK,
-  conv2dVariant,
-  conv2dWeightGrad,
-  type Conv2dVariant,
-} from '../src/kernels/conv2d.ts';
+import { conv2dFeedback, conv2dForward, conv2dOutputShape, conv2dSplitK, conv2dWeightGrad } from '../src/kernels/conv2d.ts';
 import { runOp } from '../src/kernels/op.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
 import {
@@ -30,6 +21,7 @@ import {
   type Conv2dShape,
 } from './reference/conv2d.ts';
 import { randomArray } from './reference/random.ts';
+import { conv2dVariantSuite } from './conv2d-variants.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 
 // f32 accumulation of n products of N(0,1) values: the error grows like √n·ε
@@ -120,23 +112,7 @@ async function inputs(k: Case, seed: number): Promise<Inputs> {
 
 const release = (...ts: (Tensor | undefined)[]) => ts.forEach((t) => t?.release());
 
-/** The variants each case ran on (lanes only where the adapter takes it). */
-const usedVariants = new Set<Conv2dVariant>();
-
-/** Registers one test per variant, the portable one forced by the debug switch. */
-function variantTest(name: string, fn: () => Promise<void>): void {
-  for (const forcePortable of [false, true]) {
-    test(`${name} [${forcePortable ? 'portable forced' : 'adapter default'}]`, async () => {
-      debugFlags.forcePortableConv = forcePortable;
-      try {
-        usedVariants.add(conv2dVariant(await gpu()));
-        await fn();
-      } finally {
-        debugFlags.forcePortableConv = false;
-      }
-    });
-  }
-}
+const { variantTest, bothVariantsRan } = conv2dVariantSuite();
 
 for (const [i, k] of CASES.entries()) {
   variantTest(`forward / feedback / weight+bias grad: ${k.name}`, async () => {
@@ -450,11 +426,6 @@ variantTest('a recorded weight-gradient program (split-K + bias) replays without
   release(I.x, I.w, I.dy, I.B, op.out.dw, op.out.db, op.out.partials);
 });
 
-test('on a CPU adapter with 8-lane subgroups, both variants ran', async () => {
-  const rt = await gpu();
-  const sg = rt.ctx.subgroupSize;
-  if (!rt.ctx.isCpu || sg?.min !== 8 || sg?.max !== 8) return;
-  for (const v of ['lanes', 'portable'] as const) assert.ok(usedVariants.has(v), `variant ${v} not exercised`);
-});
+bothVariantsRan();
 
 test.run();

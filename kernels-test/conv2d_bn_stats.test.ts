@@ -14,15 +14,15 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { debugFlags } from '../src/gpu/flags.ts';
 import type { Runtime } from '../src/gpu/runtime.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
 import { batchnormTrainForward } from '../src/kernels/batchnorm.ts';
-import { conv2dForward, conv2dStatsLayout, conv2dVariant, type Conv2dVariant } from '../src/kernels/conv2d.ts';
+import { conv2dForward, conv2dStatsLayout, conv2dVariant } from '../src/kernels/conv2d.ts';
 import { runOp } from '../src/kernels/op.ts';
 import { batchnormTrainForward as refTrain } from './reference/batchnorm.ts';
 import { conv2dForward as refForward, conv2dOutSize, type Conv2dShape } from './reference/conv2d.ts';
 import { randomArray, randomUniformArray } from './reference/random.ts';
+import { conv2dVariantSuite } from './conv2d-variants.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 
 const EPS = 2 ** -23;
@@ -58,23 +58,7 @@ const CASES: Case[] = [
 
 const release = (...ts: (Tensor | null | undefined)[]) => ts.forEach((t) => t?.release());
 
-/** The variants each case ran on (lanes only where the adapter takes it). */
-const usedVariants = new Set<Conv2dVariant>();
-
-/** Registers one test per variant, the portable one forced by the debug switch. */
-function variantTest(name: string, fn: () => Promise<void>): void {
-  for (const forcePortable of [false, true]) {
-    test(`${name} [${forcePortable ? 'portable forced' : 'adapter default'}]`, async () => {
-      debugFlags.forcePortableConv = forcePortable;
-      try {
-        usedVariants.add(conv2dVariant(await gpu()));
-        await fn();
-      } finally {
-        debugFlags.forcePortableConv = false;
-      }
-    });
-  }
-}
+const { variantTest, bothVariantsRan } = conv2dVariantSuite();
 
 /** f32-representable float64 values, so that the reference sees exactly the GPU's inputs. */
 const rounded = (a: Float64Array) => Float64Array.from(f32(a));
@@ -375,11 +359,6 @@ variantTest('bad stats are refused before anything is dispatched', async () => {
   release(x, w, y, good, gamma, beta, mean);
 });
 
-test('on a CPU adapter with 8-lane subgroups, both variants ran', async () => {
-  const rt = await gpu();
-  const sg = rt.ctx.subgroupSize;
-  if (!rt.ctx.isCpu || sg?.min !== 8 || sg?.max !== 8) return;
-  for (const v of ['lanes', 'portable'] as const) assert.ok(usedVariants.has(v), `variant ${v} not exercised`);
-});
+bothVariantsRan();
 
 test.run();

@@ -26,6 +26,7 @@
 
 import { ShapeError } from '../gpu/errors.ts';
 import { debugFlags } from '../gpu/flags.ts';
+import type { UniformValues } from '../gpu/kernel.ts';
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ceilDiv, checkAccumulate, checkSignScale, type Accumulate, expectDType, expectRank, expectShape, type Op } from './op.ts';
@@ -129,6 +130,37 @@ export function conv2dVariant(rt: Runtime, tiles?: Partial<GemmTiles>): Conv2dVa
 
 /** Each lanes workgroup computes 8·RG channels × LANES_COLS columns of the output GEMM. */
 const LANES_COLS = 32;
+
+interface LanesDims {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  OH: number;
+  OW: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+}
+
+/** What only some conv2d_lanes entries read (see its Params struct); neutral values by default. */
+interface LanesEntryParams {
+  cols: number;
+  chunk: number;
+  inv0: number;
+  inv1: number;
+  inv2: number;
+  bScale: number;
+  alpha: number;
+  beta: number;
+}
+
+/** conv2d_lanes' uniform: one struct for all three entries, so each fills in what it reads. */
+function lanesParams(d: LanesDims, entry: Partial<LanesEntryParams>): UniformValues {
+  return { ...d, cols: 0, chunk: 0, inv0: 0, inv1: 0, inv2: 0, bScale: 1, alpha: 1, beta: 0, ...entry };
+}
 
 /** Row groups of 8 per lanes workgroup: fewer when the layer has few rows (e.g. the stem's 3 input channels). */
 function lanesRowGroups(rows: number): 1 | 2 | 4 {
@@ -258,27 +290,7 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
   if (conv2dVariant(rt, args.tiles) === 'lanes') {
     const RG = lanesRowGroups(O);
     const kernel = await rt.kernel('conv2d_lanes', { ...epilogue, RG, K3X3: KH === 3 && KW === 3 }, 'forward');
-    const params = {
-      N,
-      C,
-      H,
-      W,
-      O,
-      OH,
-      OW,
-      KH,
-      KW,
-      stride,
-      pad,
-      cols: P,
-      chunk: 0,
-      inv0: 1 / (OH * OW),
-      inv1: 1 / OW,
-      inv2: 0,
-      bScale: 1,
-      alpha: 1,
-      beta: 0,
-    };
+    const params = lanesParams({ N, C, H, W, O, OH, OW, KH, KW, stride, pad }, { cols: P, inv0: 1 / (OH * OW), inv1: 1 / OW });
     const bindings = {
       params,
       rhs: x,
@@ -366,27 +378,7 @@ export async function conv2dFeedback(rt: Runtime, args: Conv2dFeedbackArgs): Pro
   if (conv2dVariant(rt, args.tiles) === 'lanes') {
     const RG = lanesRowGroups(C);
     const kernel = await rt.kernel('conv2d_lanes', { RG, SIGN_B: signScale !== null }, 'feedback');
-    const params = {
-      N,
-      C,
-      H,
-      W,
-      O,
-      OH,
-      OW,
-      KH,
-      KW,
-      stride,
-      pad,
-      cols: 0,
-      chunk: 0,
-      inv0: 0,
-      inv1: 0,
-      inv2: 0,
-      bScale: signScale ?? 1,
-      alpha: 1,
-      beta: 0,
-    };
+    const params = lanesParams({ N, C, H, W, O, OH, OW, KH, KW, stride, pad }, { bScale: signScale ?? 1 });
     const bindings = { params, rhs: dy, lhs: feedback, out: dx };
     const grid: [number, number, number] = [ceilDiv(maxPhase, LANES_COLS), ceilDiv(C, 8 * RG), stride * stride];
     return { dispatches: [rt.dispatch(kernel, bindings, grid)], out: { dx } };
@@ -504,26 +496,10 @@ export async function conv2dWeightGrad(
       ? rt.dispatch(
           kernel,
           {
-            params: {
-              N,
-              C,
-              H,
-              W,
-              O,
-              OH,
-              OW,
-              KH,
-              KW,
-              stride,
-              pad,
-              cols: K,
-              chunk: rowChunk,
-              inv0: 1 / (KH * KW),
-              inv1: 1 / KW,
-              inv2: 1 / OH,
-              bScale: 1,
-              ...blend,
-            },
+            params: lanesParams(
+              { N, C, H, W, O, OH, OW, KH, KW, stride, pad },
+              { cols: K, chunk: rowChunk, inv0: 1 / (KH * KW), inv1: 1 / KW, inv2: 1 / OH, ...blend },
+            ),
             rhs: x,
             lhs: dy,
             out: partials ?? dw,
