@@ -157,6 +157,23 @@ test('wm: mirror mode alone, with no data, takes every layer from ~90° to below
   }
 });
 
+test('wm: StepProgram.warmup runs warmupSteps mirror steps before training (and the other rules have none)', async () => {
+  const graph = mlp({ numClasses: 5, inChannels: 1, hidden: [24, 12], inputHW: HW });
+  const settings = { ...DEFAULT_MIRROR, samples: 64, etaB: 0.05, lambdaB: 0.05, warmupSteps: 120 };
+  const { prog } = await trainer(graph, 'wm', HYPER, settings);
+  const heard: number[] = [];
+  assert.is(await prog.warmup((done) => heard.push(done)), 120);
+  assert.is(heard[heard.length - 1], 120);
+  for (const l of await layerTensors(prog, graph)) {
+    const a = alignment(l.b, l.w).angleDeg;
+    assert.ok(a < 10, `${l.name}: ∠(B, W) = ${a.toFixed(1)}° after the warm-up`);
+  }
+  const none = await trainer(graph, 'wm', HYPER, { ...settings, warmupSteps: 0 });
+  assert.is(await none.prog.warmup(), 0);
+  for (const rule of ['bp', 'fa', 'ss', 'kp'] as const)
+    assert.is(await (await trainer(graph, rule, HYPER, settings)).prog.warmup(), 0, rule);
+});
+
 /**
  * For a conv layer, E[corr] is σ²·W only away from the padding: each tap
  * (kh, kw) is summed over the output positions where it reads inside the

@@ -35,6 +35,7 @@ export class StepProgram {
   private first = true;
 
   private constructor(
+    private readonly rule: Rule,
     readonly rt: Runtime,
     readonly store: ParamStore,
     readonly pass: CompiledPass,
@@ -66,7 +67,31 @@ export class StepProgram {
     }
     const hooks = parts.flatMap((p) => (p.beforeRun ? [p.beforeRun] : []));
     const setHyperFns = parts.flatMap((p) => (p.setHyper ? [p.setHyper] : []));
-    return new StepProgram(rt, store, pass, rt.record(body), hooks, setHyperFns, opts.hyper, ctx);
+    return new StepProgram(opts.rule, rt, store, pass, rt.record(body), hooks, setHyperFns, opts.hyper, ctx);
+  }
+
+  /**
+   * The rule's work before the first training step (wm: mirror warm-up
+   * steps), run to completion; returns the number of replays (0: none).
+   * onProgress hears after every batch of replays.
+   */
+  async warmup(onProgress?: (done: number, total: number) => void): Promise<number> {
+    const w = (await this.rule.warmup?.(this.ctx)) ?? null;
+    if (!w || w.replays === 0) return 0;
+    const program = this.rt.record(w.dispatches);
+    const BATCH = 10;
+    for (let done = 0; done < w.replays;) {
+      const n = Math.min(BATCH, w.replays - done);
+      for (let i = 0; i < n; i++) {
+        w.beforeRun?.();
+        program.run();
+      }
+      await this.rt.finish();
+      done += n;
+      onProgress?.(done, w.replays);
+    }
+    program.dispose();
+    return w.replays;
   }
 
   /** Queues one step; the first one seeds SGD's momentum buffers as PyTorch does. */

@@ -24,7 +24,7 @@ export interface MirrorOptions {
   lambdaB: number;
   /** Mirror steps after each training batch. */
   stepsPerBatch: number;
-  /** Mirror steps before training starts. */
+  /** Mirror steps before training starts (StepProgram.warmup). */
   warmupSteps: number;
   /** Seed of the noise generator. */
   seed: number;
@@ -81,4 +81,11 @@ export interface Rule {
   update(ctx: RuleContext): Promise<RuleDispatches>;
   /** Runs after the update (wm: mirror steps). */
   afterUpdate(ctx: RuleContext): Promise<RuleDispatches>;
+  /** Runs once before training, `replays` times over (wm: mirror warm-up steps); none when absent or null. */
+  warmup?(ctx: RuleContext): Promise<RuleWarmup | null>;
+}
+
+/** A rule's pre-training work: dispatches replayed `replays` times, beforeRun before each replay. */
+export interface RuleWarmup extends RuleDispatches {
+  replays: number;
 }

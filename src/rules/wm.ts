@@ -16,8 +16,12 @@ import { advancePhilox, randomNormal, type RandomOp } from '../kernels/random.ts
 import type { Rule, RuleContext, RuleDispatches } from './rule.ts';
 import { NONE, sgdUpdate } from './sgd-update.ts';
 
-/** `steps` mirror steps over every weight layer, as one recorded sequence. */
-export async function mirrorSteps(ctx: RuleContext, steps: number): Promise<RuleDispatches> {
+/**
+ * `steps` mirror steps over every weight layer, as one recorded sequence.
+ * Layer i draws its noise from Philox stream streamBase + i, so sequences
+ * recorded with different bases (warm-up, per batch) never share noise.
+ */
+export async function mirrorSteps(ctx: RuleContext, steps: number, streamBase = 0): Promise<RuleDispatches> {
   const { rt, graph, store, shapes, mirror } = ctx;
   const n = mirror.samples;
   const layers = weightLayers(graph).map((l, index) => {
@@ -37,7 +41,7 @@ export async function mirrorSteps(ctx: RuleContext, steps: number): Promise<Rule
     for (const { l, node, index, inShape, outShape } of layers) {
       const x = rt.view(noise, 0, inShape);
       const y = rt.view(out, 0, outShape);
-      const stream = index;
+      const stream = streamBase + index;
       const draw = await randomNormal(rt, { out: x, seed: mirror.seed, stream, offset: 0, scale: mirror.sigma });
       draws.push({ op: draw, numel: size(inShape), stream });
       dispatches.push(...draw.dispatches);
@@ -74,4 +78,10 @@ export const wm: Rule = {
   beforeStep: async () => NONE,
   update: (ctx) => sgdUpdate(ctx),
   afterUpdate: (ctx) => (ctx.mirror.stepsPerBatch > 0 ? mirrorSteps(ctx, ctx.mirror.stepsPerBatch) : Promise.resolve(NONE)),
+  // Mirror mode before training: one recorded mirror step, replayed warmupSteps times, on streams of its own.
+  async warmup(ctx) {
+    if (ctx.mirror.warmupSteps === 0) return null;
+    const step = await mirrorSteps(ctx, 1, weightLayers(ctx.graph).length);
+    return { ...step, replays: ctx.mirror.warmupSteps };
+  },
 };
