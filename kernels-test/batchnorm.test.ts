@@ -33,6 +33,8 @@ const SHAPES: [number, number, number, number][] = [
   [2, 17, 1, 1],
   [1, 3, 7, 5],
   [2, 3, 9, 9],
+  // Planes of a multiple of 4 elements (the vec4 apply entry).
+  [3, 5, 4, 6],
 ];
 
 const shapeOf = ([n, c, h, w]: number[]): BatchnormShape => ({ n, c, h, w });
@@ -112,8 +114,8 @@ for (const shape of SHAPES) {
   });
 }
 
-// The fused variants on two shapes (the epilogue does not interact with the shape).
-for (const shape of [SHAPES[0], SHAPES[1]]) {
+// The fused variants on an odd plane and on a vec4 one.
+for (const shape of [SHAPES[0], SHAPES[1], SHAPES[5]]) {
   for (const [relu, residual] of [
     [true, false],
     [false, true],
@@ -261,7 +263,7 @@ test('running statistics are left alone when not given (frozen), and updated wit
   release(...Object.values(d), ...Object.values(frozen.out), ...Object.values(fwd.out));
 });
 
-for (const shape of [SHAPES[0], SHAPES[1], [1, 3, 1, 1]]) {
+for (const shape of [SHAPES[0], SHAPES[1], SHAPES[5], [1, 3, 1, 1]]) {
   test(`eval forward (plain and relu + residual) ${label(shape)}`, async () => {
     const rt = await gpu();
     const h = inputs(shape, 77);

@@ -29,6 +29,8 @@
 //                  FROM_VAR reads a variance instead of invStd (eval mode with
 //                  running statistics). Centring first keeps the precision
 //                  that x·scale + shift loses when |mean| ≫ std.
+//   apply4         the same for planes of a multiple of 4: one vec4 per thread,
+//                  no loop (measured ~30% faster on lavapipe's resnet18 step).
 //   scale_shift    one thread per channel: scale = γ·invStd, shift = β − mean·scale,
 //                  for a conv epilogue that applies y = x·scale + shift.
 //   grad_reduce    like stats_partial: per (chunk, channel) Σg and Σg·(x − mean),
@@ -98,6 +100,10 @@ struct Plane {
 @group(0) @binding(22) var<storage, read> coef_in: array<f32>;
 @group(0) @binding(23) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(24) var<storage, read_write> dresidual: array<f32>;
+// apply4's vec4 views of x, residual and y (an entry must bind every variable it names).
+@group(0) @binding(25) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(26) var<storage, read> residual4: array<vec4f>;
+@group(0) @binding(27) var<storage, read_write> y4: array<vec4f>;
 
 var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
@@ -295,6 +301,22 @@ fn apply(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: 
       y[base + i] = v;
     }
   }
+}
+
+// apply for planes of a multiple of 4 elements: one vec4 per thread and no
+// loop (on lavapipe every loop trip pays its mask bookkeeping, and a vec4
+// load costs what a scalar one does).
+@compute @workgroup_size(EW)
+fn apply4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let c = wg.y;
+  let hw4 = pp.hw / 4u;
+  let i = wg.x * EW + li;
+  if (i >= hw4) { return; }
+  let at = (wg.z * pp.C + c) * hw4 + i;
+  var v = fma(x4[at] - vec4f(center[c]), vec4f(channel_scale(c)), vec4f(beta[c]));
+  if (RESIDUAL) { v += residual4[at]; }
+  if (RELU) { v = max(v, vec4f(0.0)); }
+  y4[at] = v;
 }
 
 @compute @workgroup_size(EW)

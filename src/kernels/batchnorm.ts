@@ -120,21 +120,25 @@ interface ApplyArgs {
 
 async function applyDispatch(rt: Runtime, a: ApplyArgs): Promise<Dispatch> {
   const { N, C, hw } = a.dims;
-  const kernel = await rt.kernel('batchnorm', { EW, FROM_VAR: a.fromVar, RELU: a.relu, RESIDUAL: a.residual !== null }, 'apply');
+  // Planes of a multiple of 4 take the vec4 entry (bindings x4, residual4, y4).
+  const vec4 = hw % 4 === 0;
+  const constants = { EW, FROM_VAR: a.fromVar, RELU: a.relu, RESIDUAL: a.residual !== null };
+  const kernel = await rt.kernel('batchnorm', constants, vec4 ? 'apply4' : 'apply');
+  const v = vec4 ? '4' : '';
   // An unused residual binding still needs a buffer; x's is as good as any.
   return rt.dispatch(
     kernel,
     {
       pp: { C, hw, eps: a.eps },
-      x: a.x,
+      [`x${v}`]: a.x,
       center: a.center,
       spread: a.spread,
       gamma: a.gamma,
       beta: a.beta,
-      residual: a.residual ?? a.x,
-      y: a.y,
+      [`residual${v}`]: a.residual ?? a.x,
+      [`y${v}`]: a.y,
     },
-    planeGrid(N, C, hw, EW * PER_THREAD),
+    planeGrid(N, C, vec4 ? hw / 4 : hw, vec4 ? EW : EW * PER_THREAD),
   );
 }
 
