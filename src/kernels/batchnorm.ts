@@ -333,7 +333,10 @@ export async function batchnormBackward(
   const writeRes = residualGrad && relu;
   const kr = await rt.kernel('batchnorm', { WG, RELU: relu }, 'grad_reduce');
   const km = await rt.kernel('batchnorm', { WG }, 'grad_merge');
-  const ki = await rt.kernel('batchnorm', { EW, RELU: relu }, writeRes ? 'grad_input_dres' : 'grad_input');
+  // Planes of a multiple of 4 take the vec4 entries (bindings dy4, y_fwd4, x4, dx4, dresidual4).
+  const vec4 = hw % 4 === 0;
+  const v = vec4 ? '4' : '';
+  const ki = await rt.kernel('batchnorm', { EW, RELU: relu }, `${writeRes ? 'grad_input_dres' : 'grad_input'}${v}`);
 
   const dx = args.dx ?? rt.empty(x.shape, 'f32', 'bn.dx');
   const dgamma = args.dgamma ?? rt.empty([C], 'f32', 'bn.dgamma');
@@ -349,8 +352,16 @@ export async function batchnormBackward(
     rt.dispatch(km, { rp, partial_in: partials, center: mean, spread: invStd, gamma, dgamma, dbeta, coef }, [ceilDiv(C, WG)]),
     rt.dispatch(
       ki,
-      { pp: { C, hw, eps: 0 }, dy, y_fwd: yFwd, x, coef_in: coef, dx, ...(writeRes ? { dresidual: dresidual! } : {}) },
-      planeGrid(N, C, hw, EW * PER_THREAD),
+      {
+        pp: { C, hw, eps: 0 },
+        [`dy${v}`]: dy,
+        [`y_fwd${v}`]: yFwd,
+        [`x${v}`]: x,
+        coef_in: coef,
+        [`dx${v}`]: dx,
+        ...(writeRes ? { [`dresidual${v}`]: dresidual! } : {}),
+      },
+      planeGrid(N, C, vec4 ? hw / 4 : hw, vec4 ? EW : EW * PER_THREAD),
     ),
   ];
   const out = { dx, dgamma, dbeta, partials, coef };
