@@ -91,6 +91,7 @@ export class StepProgram {
       onProgress?.(done, w.replays);
     }
     program.dispose();
+    w.release?.();
     return w.replays;
   }
 

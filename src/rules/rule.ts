@@ -63,6 +63,8 @@ export interface RuleDispatches {
   /** Called once per replay, before it is submitted (rewrites uniforms only). */
   beforeRun?: () => void;
   setHyper?: (h: SgdHyper) => void;
+  /** Frees the scratch the dispatches bind, once they will not run again. */
+  release?: () => void;
 }
 
 export interface Rule {

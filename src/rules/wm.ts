@@ -66,7 +66,11 @@ export async function mirrorSteps(ctx: RuleContext, steps: number, streamBase = 
       offsets.set(d.stream, advancePhilox({ seed: mirror.seed, stream: d.stream, offset: at }, d.numel).offset);
     }
   };
-  return { dispatches, beforeRun };
+  const release = () => {
+    noise.release();
+    out.release();
+  };
+  return { dispatches, beforeRun, release };
 }
 
 export const wm: Rule = {
