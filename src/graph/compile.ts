@@ -295,14 +295,15 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
                 }),
             });
             if (!isData(inId)) {
+              const fb = feedbackOf(c.weight);
               contribute(inId, (dst) => ({
                 reads: [dy],
                 writes: [dst],
                 emit: (t) =>
                   conv2dFeedback(rt, {
                     dy: t(dy),
-                    feedback: feedbackOf(c.weight).tensor,
-                    signScale: feedbackOf(c.weight).signScale,
+                    feedback: fb.tensor,
+                    signScale: fb.signScale,
                     stride: c.stride,
                     pad: c.pad,
                     inputShape: shapes[inId],
