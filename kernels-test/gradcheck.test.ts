@@ -83,7 +83,6 @@ test('backprop gradients of a tiny ResNet match float64 finite differences of th
     inputHW: [S, S],
     rule: RULES.bp,
     hyper,
-    mirror: DEFAULT_MIRROR,
     mode: 'grads',
   });
   const state: Map<string, HostTensor> = initialState(graph, 11, false);

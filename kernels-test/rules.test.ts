@@ -14,7 +14,7 @@ import { exportState, initialState, loadState } from '../src/graph/state.ts';
 import { StepProgram } from '../src/graph/step-program.ts';
 import type { SgdHyper } from '../src/kernels/sgd.ts';
 import { ssScale } from '../src/kernels/feedback_rules.ts';
-import { DEFAULT_MIRROR, RULES, mirrorSteps, type MirrorOptions, type RuleName } from '../src/rules/index.ts';
+import { DEFAULT_MIRROR, RULES, createWm, mirrorSteps, type MirrorOptions, type RuleName } from '../src/rules/index.ts';
 import { alignment } from './reference/rules.ts';
 import { randomArray } from './reference/random.ts';
 import { assertThrows, gpu } from './harness.ts';
@@ -26,7 +26,8 @@ const HYPER: SgdHyper = { lr: 0.1, momentum: 0.9, weightDecay: 1e-3, nesterov: f
 
 async function trainer(graph: Graph, rule: RuleName, hyper = HYPER, mirror: MirrorOptions = DEFAULT_MIRROR, inputHW = HW) {
   const rt = await gpu();
-  const prog = await StepProgram.compile(rt, graph, { batch: BATCH, inputHW, rule: RULES[rule], hyper, mirror, mode: 'train' });
+  const r = rule === 'wm' ? createWm(mirror) : RULES[rule];
+  const prog = await StepProgram.compile(rt, graph, { batch: BATCH, inputHW, rule: r, hyper, mode: 'train' });
   loadState(rt, prog.store, initialState(graph, 7, RULES[rule].feedbackInCheckpoint), 'init', RULES[rule].feedbackInCheckpoint);
   const [c, h, w] = [graph.nodes[graph.input].attrs as { shape: number[] }][0].shape;
   const feed = (seed: number) => {
@@ -135,8 +136,8 @@ function tinyConvNet(): Graph {
 }
 
 /** Runs `reps` replays of `per` recorded mirror steps. */
-async function mirror(prog: StepProgram, per: number, reps: number): Promise<void> {
-  const steps = await mirrorSteps(prog.ctx, per);
+async function mirror(prog: StepProgram, settings: MirrorOptions, per: number, reps: number): Promise<void> {
+  const steps = await mirrorSteps(prog.ctx, settings, per);
   const program = prog.rt.record(steps.dispatches);
   for (let s = 0; s < reps; s++) {
     steps.beforeRun?.();
@@ -147,10 +148,11 @@ async function mirror(prog: StepProgram, per: number, reps: number): Promise<voi
 
 test('wm: mirror mode alone, with no data, takes every layer from ~90° to below 10°', async () => {
   const graph = mlp({ numClasses: 5, inChannels: 1, hidden: [24, 12], inputHW: HW });
-  const { prog } = await trainer(graph, 'wm', HYPER, { ...DEFAULT_MIRROR, samples: 64, etaB: 0.05, lambdaB: 0.05 });
+  const settings = { ...DEFAULT_MIRROR, samples: 64, etaB: 0.05, lambdaB: 0.05 };
+  const { prog } = await trainer(graph, 'wm', HYPER, settings);
   for (const l of await layerTensors(prog, graph))
     assert.ok(alignment(l.b, l.w).angleDeg > 60, `${l.name} starts at ${alignment(l.b, l.w).angleDeg}°`);
-  await mirror(prog, 10, 12);
+  await mirror(prog, settings, 10, 12);
   for (const l of await layerTensors(prog, graph)) {
     const a = alignment(l.b, l.w).angleDeg;
     assert.ok(a < 10, `${l.name}: ∠(B, W) = ${a.toFixed(1)}° after 120 mirror steps`);
@@ -193,8 +195,9 @@ function validCounts(kh: number, kw: number, h: number, w: number, oh: number, o
 
 test('wm: on a conv net, mirror mode aligns B with its expected correlation (W ⊙ border counts)', async () => {
   const graph = tinyConvNet();
-  const { prog } = await trainer(graph, 'wm', HYPER, { ...DEFAULT_MIRROR, samples: 48, etaB: 0.05, lambdaB: 0.05 }, [8, 8]);
-  await mirror(prog, 10, 12);
+  const settings = { ...DEFAULT_MIRROR, samples: 48, etaB: 0.05, lambdaB: 0.05 };
+  const { prog } = await trainer(graph, 'wm', HYPER, settings, [8, 8]);
+  await mirror(prog, settings, 10, 12);
   const shapes = prog.pass.shapes;
   const layers = await layerTensors(prog, graph);
   for (const [i, l] of weightLayers(graph).entries()) {
@@ -259,7 +262,6 @@ test('state round trip: exported parameters, BN buffers and B load back bit-iden
     inputHW: [8, 8],
     rule: RULES.kp,
     hyper: HYPER,
-    mirror: DEFAULT_MIRROR,
     mode: 'grads',
   });
   loadState(rt, again.store, first.tensors, 'exported', true);

@@ -49,7 +49,6 @@ const prog = await StepProgram.compile(rt, graph, {
   inputHW: [image, image],
   rule,
   hyper: { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, nesterov: false, firstStep: true },
-  mirror: DEFAULT_MIRROR,
   mode: 'train',
 });
 loadState(rt, prog.store, initialState(graph, 1, rule.feedbackInCheckpoint), 'init', rule.feedbackInCheckpoint);

@@ -10,7 +10,7 @@ import { StepProgram } from '../graph/step-program.ts';
 import { readSafetensorsFile, writeSafetensorsFile } from '../io/node-safetensors.ts';
 import { getTensor, toFloat32, toInt32, type TensorToWrite } from '../io/safetensors.ts';
 import { decodeLossMetrics } from '../kernels/loss.ts';
-import { DEFAULT_MIRROR, RULE_NAMES, ruleByName } from '../rules/index.ts';
+import { RULE_NAMES, ruleByName } from '../rules/index.ts';
 import { UsageError } from './usage.ts';
 
 export const STEP_HELP = `nowt step — one forward and feedback pass on one batch, no update
@@ -97,7 +97,7 @@ export async function step(rt: Runtime, args: StepArgs): Promise<void> {
   }
 
   const hyper = { lr: 0, momentum: 0, weightDecay: 0, nesterov: false, firstStep: true };
-  const prog = await StepProgram.compile(rt, graph, { batch: n, inputHW: [h, w], rule, hyper, mirror: DEFAULT_MIRROR, mode: 'grads' });
+  const prog = await StepProgram.compile(rt, graph, { batch: n, inputHW: [h, w], rule, hyper, mode: 'grads' });
   loadState(rt, prog.store, tensors, weightsPath, rule.feedbackInCheckpoint);
   rt.write(prog.pass.input, input);
   rt.write(prog.pass.target, target);

@@ -19,11 +19,11 @@
 import { UnsupportedError } from '../gpu/errors.ts';
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor, DType } from '../gpu/tensor.ts';
-import { batchnormBackward, batchnormTrainForward } from '../kernels/batchnorm.ts';
+import { batchnormBackward, batchnormEvalForward, batchnormTrainForward } from '../kernels/batchnorm.ts';
 import { conv2dFeedback, conv2dForward, conv2dStatsLayout, conv2dWeightGrad } from '../kernels/conv2d.ts';
 import { addInPlace, reluBackward, reluForward } from '../kernels/elementwise.ts';
 import { linearFeedback, linearForward, linearWeightGrad } from '../kernels/linear.ts';
-import { LOSS_METRICS, softmaxCrossEntropy } from '../kernels/loss.ts';
+import { LOSS_METRICS, softmaxCrossEntropy, type LossOp } from '../kernels/loss.ts';
 import { globalAvgPoolBackward, globalAvgPoolForward, maxPoolBackward, maxPoolForward } from '../kernels/pool.ts';
 import type { Op } from '../kernels/op.ts';
 import { fuse } from './fusion.ts';
@@ -43,6 +43,8 @@ export interface CompileOptions {
   backprop?: boolean;
   /** Leave BN running statistics alone (diagnostic passes). */
   frozenStats?: boolean;
+  /** Evaluation: forward and loss only, BN normalising by its running statistics (implies forwardOnly). */
+  evalStats?: boolean;
 }
 
 export interface MemoryReport {
@@ -60,6 +62,8 @@ export interface CompiledPass {
   readonly logits: Tensor;
   /** LOSS_METRICS floats: Σloss, top-1 hits, top-5 hits, samples, invalid targets. */
   readonly metrics: Tensor;
+  /** The loss launcher's handle: its accumulate switch makes `metrics` a window over several runs. */
+  readonly loss: LossOp;
   /** Weight name → δ at that layer's output (with keepDeltas). */
   readonly deltas: ReadonlyMap<string, Tensor>;
   readonly dispatches: readonly Dispatch[];
@@ -83,7 +87,8 @@ const act = (id: number) => `act:${id}`;
 const grad = (id: number) => `grad:${id}`;
 
 /** Compiles forward, loss, and (unless forwardOnly) the feedback and weight-gradient passes. */
-export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, opts: CompileOptions): Promise<CompiledPass> {
+export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, options: CompileOptions): Promise<CompiledPass> {
+  const opts: CompileOptions = options.evalStats ? { ...options, forwardOnly: true, keepDeltas: false } : options;
   const shapes = inferShapes(graph, opts.batch, opts.inputHW);
   const feedbackOf = (weight: string): FeedbackOperand =>
     opts.backprop ? { tensor: store.param(weight), signScale: null } : store.feedbackOperand(weight);
@@ -144,7 +149,7 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
         const a = s.node.attrs;
         // The following batchnorm's statistics partials, written by this conv's epilogue.
         let stats: string | null = null;
-        if (s.statsFor !== null) {
+        if (s.statsFor !== null && !opts.evalStats) {
           const layout = conv2dStatsLayout(rt, shapes[s.node.inputs[0]], graph.params.get(a.weight)!.shape, a.stride, a.pad);
           stats = declare(`bn.partials:${s.statsFor}`, layout.shape);
           statsChunk.set(s.statsFor, layout.chunk);
@@ -171,6 +176,25 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
         const mean = declare(`bn.mean:${s.node.id}`, [c]);
         const invStd = declare(`bn.invstd:${s.node.id}`, [c]);
         const res = s.residual === null ? null : actKey(s.residual);
+        if (opts.evalStats) {
+          calls.push({
+            reads: [x, ...(res ? [res] : [])],
+            writes: [y],
+            emit: (t) =>
+              batchnormEvalForward(rt, {
+                x: t(x),
+                gamma: store.param(a.weight),
+                beta: store.param(a.bias),
+                runningMean: store.stat(a.runningMean),
+                runningVar: store.stat(a.runningVar),
+                eps: a.eps,
+                relu: s.relu,
+                residual: res ? t(res) : null,
+                y: t(y),
+              }),
+          });
+          break;
+        }
         const stats = s.statsFrom === null ? null : `bn.partials:${s.node.id}`;
         calls.push({
           reads: [x, ...(res ? [res] : []), ...(stats ? [stats] : [])],
@@ -228,11 +252,17 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
   const logits = actKey(graph.logits);
   const target = act(graph.target);
   const dlogits = opts.forwardOnly ? null : declare(grad(graph.logits), shapes[graph.logits]);
+  let loss: LossOp | null = null;
   calls.push({
     reads: [logits, target],
     writes: dlogits ? [dlogits, 'metrics'] : ['metrics'],
-    emit: (t) =>
-      softmaxCrossEntropy(rt, { logits: t(logits), targets: t(target), dlogits: dlogits ? t(dlogits) : null, metrics: t('metrics') }),
+    emit: async (t) =>
+      (loss = await softmaxCrossEntropy(rt, {
+        logits: t(logits),
+        targets: t(target),
+        dlogits: dlogits ? t(dlogits) : null,
+        metrics: t('metrics'),
+      })),
   });
 
   // ---- feedback and weight gradients
@@ -437,6 +467,7 @@ export async function compilePass(rt: Runtime, graph: Graph, store: ParamStore, 
     target: tensor(act(graph.target)),
     logits: tensor(logits),
     metrics: tensor('metrics'),
+    loss: loss!,
     deltas: deltaTensors,
     dispatches,
     shapes,

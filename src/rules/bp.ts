@@ -5,6 +5,7 @@ import { NONE, sgdUpdate } from './sgd-update.ts';
 
 export const bp: Rule = {
   name: 'bp',
+  options: {},
   feedback: 'weight',
   feedbackInCheckpoint: false,
   feedbackMomentum: false,

@@ -6,6 +6,7 @@ import { NONE, sgdUpdate } from './sgd-update.ts';
 
 export const fa: Rule = {
   name: 'fa',
+  options: {},
   feedback: 'own',
   feedbackInCheckpoint: true,
   feedbackMomentum: false,

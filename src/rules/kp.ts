@@ -9,6 +9,7 @@ import { NONE, sgdUpdate } from './sgd-update.ts';
 
 export const kp: Rule = {
   name: 'kp',
+  options: {},
   feedback: 'own',
   feedbackInCheckpoint: true,
   feedbackMomentum: true,

@@ -54,7 +54,18 @@ export interface RuleContext {
   store: ParamStore;
   shapes: Shapes;
   hyper: SgdHyper;
-  mirror: MirrorOptions;
+}
+
+/**
+ * Host-side state that recorded dispatches carry from one replay to the next
+ * (wm: where each noise stream has got to). The step program saves and
+ * restores it with everything else, so a checkpoint cannot forget it.
+ * Values are integers below 2^53, stored as I64 under `state.<name>`.
+ */
+export interface ReplayState {
+  readonly name: string;
+  save(): number[];
+  restore(values: readonly number[]): void;
 }
 
 /** Dispatches a rule records, with a hook to run between replays (e.g. advance the noise). */
@@ -65,10 +76,14 @@ export interface RuleDispatches {
   setHyper?: (h: SgdHyper) => void;
   /** Frees the scratch the dispatches bind, once they will not run again. */
   release?: () => void;
+  /** What beforeRun carries between replays, for snapshots. */
+  state?: ReplayState;
 }
 
 export interface Rule {
   readonly name: RuleName;
+  /** The rule's own settings as they go into config.json (wm: the mirror settings); {} for none. */
+  readonly options: Readonly<Record<string, number>>;
   /** What each layer's feedback binding holds: W (bp), sign(W)·s read from W (ss), or a B of its own (fa, wm, kp). */
   readonly feedback: FeedbackSource;
   /** B is read from a checkpoint (fa, wm, kp); ss derives it and bp has none. */

@@ -9,6 +9,7 @@ import { NONE, sgdUpdate } from './sgd-update.ts';
 
 export const ss: Rule = {
   name: 'ss',
+  options: {},
   feedback: 'sign-of-weight',
   feedbackInCheckpoint: false,
   feedbackMomentum: false,

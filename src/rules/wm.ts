@@ -8,12 +8,13 @@
 // B ← (η_B/n)·corr + (1 − λ_B)·B: corr is never stored and B is passed over
 // once.
 
+import { NowtError } from '../gpu/errors.ts';
 import type { Dispatch } from '../gpu/runtime.ts';
 import { weightLayers } from '../graph/ir.ts';
 import { conv2dForward, conv2dWeightGrad } from '../kernels/conv2d.ts';
 import { linearForward, linearWeightGrad } from '../kernels/linear.ts';
 import { advancePhilox, randomNormal, type RandomOp } from '../kernels/random.ts';
-import type { Rule, RuleContext, RuleDispatches } from './rule.ts';
+import { DEFAULT_MIRROR, type MirrorOptions, type Rule, type RuleContext, type RuleDispatches } from './rule.ts';
 import { NONE, sgdUpdate } from './sgd-update.ts';
 
 /**
@@ -21,8 +22,8 @@ import { NONE, sgdUpdate } from './sgd-update.ts';
  * Layer i draws its noise from Philox stream streamBase + i, so sequences
  * recorded with different bases (warm-up, per batch) never share noise.
  */
-export async function mirrorSteps(ctx: RuleContext, steps: number, streamBase = 0): Promise<RuleDispatches> {
-  const { rt, graph, store, shapes, mirror } = ctx;
+export async function mirrorSteps(ctx: RuleContext, mirror: MirrorOptions, steps: number, streamBase = 0): Promise<RuleDispatches> {
+  const { rt, graph, store, shapes } = ctx;
   const n = mirror.samples;
   const layers = weightLayers(graph).map((l, index) => {
     const node = graph.nodes[l.node];
@@ -70,22 +71,47 @@ export async function mirrorSteps(ctx: RuleContext, steps: number, streamBase = 
     noise.release();
     out.release();
   };
-  return { dispatches, beforeRun, release };
+  // Each stream's next offset, in stream order: the whole generator state.
+  const streams = [...new Set(draws.map((d) => d.stream))].sort((a, b) => a - b);
+  const state = {
+    name: `wm.noise_offsets.${streamBase}`,
+    save: () => streams.map((s) => offsets.get(s) ?? 0),
+    restore(values: readonly number[]) {
+      if (values.length !== streams.length) throw new Error(`wm: ${values.length} saved noise offsets for ${streams.length} streams`);
+      offsets.clear();
+      streams.forEach((s, i) => offsets.set(s, values[i]));
+    },
+  };
+  return { dispatches, beforeRun, release, state };
 }
 
-export const wm: Rule = {
-  name: 'wm',
-  feedback: 'own',
-  feedbackInCheckpoint: true,
-  feedbackMomentum: false,
-  validate() {},
-  beforeStep: async () => NONE,
-  update: (ctx) => sgdUpdate(ctx),
-  afterUpdate: (ctx) => (ctx.mirror.stepsPerBatch > 0 ? mirrorSteps(ctx, ctx.mirror.stepsPerBatch) : Promise.resolve(NONE)),
-  // Mirror mode before training: one recorded mirror step, replayed warmupSteps times, on streams of its own.
-  async warmup(ctx) {
-    if (ctx.mirror.warmupSteps === 0) return null;
-    const step = await mirrorSteps(ctx, 1, weightLayers(ctx.graph).length);
-    return { ...step, replays: ctx.mirror.warmupSteps };
-  },
-};
+/** Weight mirrors with the given settings (DEFAULT_MIRROR where not given). */
+export function createWm(settings: Partial<MirrorOptions> = {}): Rule {
+  const mirror: MirrorOptions = { ...DEFAULT_MIRROR, ...settings };
+  return {
+    name: 'wm',
+    options: { ...mirror },
+    feedback: 'own',
+    feedbackInCheckpoint: true,
+    feedbackMomentum: false,
+    validate() {
+      const positive = { sigma: mirror.sigma, samples: mirror.samples, etaB: mirror.etaB };
+      for (const [k, v] of Object.entries(positive)) if (!(v > 0)) throw new NowtError(`wm: mirror ${k}=${v} must be > 0`);
+      if (!Number.isInteger(mirror.samples)) throw new NowtError(`wm: mirror samples=${mirror.samples} must be an integer`);
+      if (!(mirror.lambdaB >= 0 && mirror.lambdaB < 1)) throw new NowtError(`wm: mirror decay λ_B=${mirror.lambdaB} must be in [0, 1)`);
+      for (const [k, v] of Object.entries({ stepsPerBatch: mirror.stepsPerBatch, warmupSteps: mirror.warmupSteps }))
+        if (!Number.isInteger(v) || v < 0) throw new NowtError(`wm: mirror ${k}=${v} must be a whole number ≥ 0`);
+    },
+    beforeStep: async () => NONE,
+    update: (ctx) => sgdUpdate(ctx),
+    afterUpdate: (ctx) => (mirror.stepsPerBatch > 0 ? mirrorSteps(ctx, mirror, mirror.stepsPerBatch) : Promise.resolve(NONE)),
+    // Mirror mode before training: one recorded mirror step, replayed warmupSteps times, on streams of its own.
+    async warmup(ctx) {
+      if (mirror.warmupSteps === 0) return null;
+      const step = await mirrorSteps(ctx, mirror, 1, weightLayers(ctx.graph).length);
+      return { ...step, replays: mirror.warmupSteps };
+    },
+  };
+}
+
+export const wm: Rule = createWm();

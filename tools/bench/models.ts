@@ -85,7 +85,6 @@ async function prepare(rt: Runtime, c: ModelCase, ruleName: RuleName): Promise<C
     inputHW: [c.image, c.image],
     rule,
     hyper: HYPER,
-    mirror: DEFAULT_MIRROR,
     mode: 'train',
   });
   const planBytes = rt.stats.liveBytes - before;
