@@ -6,9 +6,11 @@ import { NowtError } from '../gpu/errors.ts';
 import { setDebugFlags } from '../gpu/flags.ts';
 import { createNodeRuntime } from '../gpu/node-runtime.ts';
 import type { Runtime } from '../gpu/runtime.ts';
-import { BENCH_HELP, bench } from './bench.ts';
 import { INFO_HELP, adapterLine, printInfo } from './info.ts';
+import { REPORT_HELP, reportCommand } from './report.ts';
 import { STEP_HELP, parseStepArgs, step } from './step.ts';
+import { EVAL_HELP, TRAIN_HELP, evalCommand, trainCommand } from './train.ts';
+import { trainOptionSpecs } from './train-flags.ts';
 import { COMMON_OPTIONS, UsageError, parseCommand } from './usage.ts';
 
 const MAIN_HELP = `nowt — train and compare learning rules without weight transport, on WebGPU
@@ -16,6 +18,9 @@ const MAIN_HELP = `nowt — train and compare learning rules without weight tran
 Usage: nowt <command> [options]
 
 Commands:
+  train    train one model under one rule on a dataset, into a run folder
+  eval     a checkpoint's test loss and top-1/top-5 error
+  report   the HTML report (figures, tables) of run folders
   info     the WebGPU adapter, its limits and features
   bench    kernel throughput next to the adapter's FMA peak and tfjs-backend-webgpu
   step     one forward and feedback pass on one batch (gradients under a rule), no update
@@ -51,6 +56,53 @@ export async function main(argv: string[]): Promise<number> {
         await withRuntime(values.adapter, async (rt) => printInfo(rt, values.json ?? false));
         return 0;
       }
+      case 'train': {
+        const { values } = parseCommand('train', rest, {
+          ...COMMON_OPTIONS,
+          ...trainOptionSpecs(),
+          out: { type: 'string' },
+          resume: { type: 'boolean' },
+        });
+        if (values.help) return (void console.log(TRAIN_HELP), 0);
+        if (values.debug) setDebugFlags(values.debug);
+        let code = 0;
+        await withRuntime(values.adapter, async (rt) => {
+          console.log(adapterLine(rt));
+          code = await trainCommand(rt, values);
+        });
+        return code;
+      }
+      case 'eval': {
+        const { values } = parseCommand('eval', rest, {
+          ...COMMON_OPTIONS,
+          checkpoint: { type: 'string' },
+          dataset: { type: 'string' },
+          data: { type: 'string' },
+          'limit-test': { type: 'string' },
+          'batch-size': { type: 'string', short: 'b' },
+          json: { type: 'boolean' },
+        });
+        if (values.help) return (void console.log(EVAL_HELP), 0);
+        if (values.debug) setDebugFlags(values.debug);
+        await withRuntime(values.adapter, async (rt) => {
+          if (!values.json) console.log(adapterLine(rt));
+          await evalCommand(rt, values);
+        });
+        return 0;
+      }
+      case 'report': {
+        const { values, positionals } = parseCommand(
+          'report',
+          rest,
+          { help: { type: 'boolean', short: 'h' }, out: { type: 'string' } },
+          true,
+        );
+        if (values.help) return (void console.log(REPORT_HELP), 0);
+        if (positionals.length === 0) throw new UsageError('nowt report: give one or more run folders. See `nowt report --help`.');
+        const written = await reportCommand({ dirs: positionals, out: values.out });
+        console.log(`report: ${written}`);
+        return 0;
+      }
       case 'bench': {
         const { values } = parseCommand('bench', rest, {
           ...COMMON_OPTIONS,
@@ -65,6 +117,8 @@ export async function main(argv: string[]): Promise<number> {
           'no-peers': { type: 'boolean' },
           json: { type: 'string' },
         });
+        // The benchmark's tfjs peer is a devDependency: loaded only here.
+        const { BENCH_HELP, bench } = await import('./bench.ts');
         if (values.help) return (void console.log(BENCH_HELP), 0);
         if (values.debug) setDebugFlags(values.debug);
         const args = {
@@ -117,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new UsageError(`nowt: unknown command "${command}". Commands: info, bench, step. See \`nowt --help\`.`);
+        throw new UsageError(`nowt: unknown command "${command}". Commands: train, eval, report, info, bench, step. See \`nowt --help\`.`);
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof NowtError || (e instanceof Error && e.message.startsWith('--debug'))) {

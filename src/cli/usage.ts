@@ -15,9 +15,9 @@ export const COMMON_OPTIONS = {
   debug: { type: 'string' },
 } as const satisfies Options;
 
-export function parseCommand<O extends Options>(command: string, argv: string[], options: O) {
+export function parseCommand<O extends Options>(command: string, argv: string[], options: O, allowPositionals = false) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {
     throw new UsageError(`nowt ${command}: ${(e as Error).message.replace(/\. To specify.*$/s, '')}. See \`nowt ${command} --help\`.`);
   }

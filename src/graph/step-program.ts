@@ -115,7 +115,7 @@ export class StepProgram {
     if (!w || w.replays === 0) return 0;
     const program = this.rt.record(w.dispatches);
     const BATCH = 10;
-    for (let done = 0; done < w.replays; ) {
+    for (let done = 0; done < w.replays;) {
       const n = Math.min(BATCH, w.replays - done);
       for (let i = 0; i < n; i++) {
         w.beforeRun?.();
@@ -197,10 +197,13 @@ export class StepProgram {
       else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
         problems.push(`${name} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
     }
-    for (const name of snap.tensors.keys()) if (!want.has(name) && !name.endsWith('.num_batches_tracked')) problems.push(`unexpected ${name}`);
+    for (const name of snap.tensors.keys())
+      if (!want.has(name) && !name.endsWith('.num_batches_tracked')) problems.push(`unexpected ${name}`);
     if (problems.length > 0) {
       const more = problems.length > 12 ? `; and ${problems.length - 12} more` : '';
-      throw new ShapeError(`${source} does not match this ${this.store.graph.model} run (rule ${this.rule.name}): ${problems.slice(0, 12).join('; ')}${more}`);
+      throw new ShapeError(
+        `${source} does not match this ${this.store.graph.model} run (rule ${this.rule.name}): ${problems.slice(0, 12).join('; ')}${more}`,
+      );
     }
     const get = (name: string) => snap.tensors.get(name)!.data;
     const asF32 = (name: string): Float32Array => {
