@@ -7,10 +7,14 @@ import { readdirSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
+import { decodeCentreCrop, decodeRandomResizedCrop } from './decode.ts';
 import { DatasetError } from './errors.ts';
 import { limitSplit } from './limits.ts';
 import { isDirectory } from './locate.ts';
-import type { Dataset, DatasetOptions, FileSplit } from './types.ts';
+import type { Dataset, DatasetOptions, FileSplit, ImageDecoder } from './types.ts';
+
+/** sharp on libuv's thread pool: decoding stays off the main thread. */
+const SHARP_DECODER: ImageDecoder = { randomResizedCrop: decodeRandomResizedCrop, centreCrop: decodeCentreCrop };
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
@@ -59,7 +63,7 @@ function scanSplit(splitDir: string, classes: string[]): FileSplit {
       labels.push(label);
     }
   }
-  return { kind: 'files', length: files.length, labels: Int32Array.from(labels), files };
+  return { kind: 'files', length: files.length, labels: Int32Array.from(labels), files, decoder: SHARP_DECODER };
 }
 
 export function openImageFolder(opts: DatasetOptions): Dataset {

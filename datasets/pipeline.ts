@@ -9,7 +9,6 @@
 // (seed, epoch, position), batches can be built ahead or in parallel in any
 // order, and two processes agree byte for byte.
 
-import { decodeCentreCrop, decodeRandomResizedCrop } from './decode.ts';
 import { DatasetError } from './errors.ts';
 import { epochOrder, identityOrder } from './order.ts';
 import { augmentRandom } from './random.ts';
@@ -108,16 +107,16 @@ export class BatchLoader {
         writeChwImage(input, n * perImage, images, order[first + n] * perImage, channels, height, width, this.tables, place);
       }
     } else {
-      const files = this.split.files;
+      const { files, decoder } = this.split;
       await Promise.all(
         Array.from({ length: size }, async (_, n) => {
           const file = files[order[first + n]];
           if (this.augment === 'rrc-flip') {
             const rng = augmentRandom(this.opts.seed, epoch, first + n);
-            const { pixels } = await decodeRandomResizedCrop(file, height, rng);
+            const { pixels } = await decoder.randomResizedCrop(file, height, rng);
             writeHwcImage(input, n * perImage, pixels, height, channels, this.tables, rng.uniform() < 0.5);
           } else {
-            const { pixels } = await decodeCentreCrop(file, height);
+            const { pixels } = await decoder.centreCrop(file, height);
             writeHwcImage(input, n * perImage, pixels, height, channels, this.tables, false);
           }
         }),

@@ -3,6 +3,8 @@
 // (IDX, CIFAR, synthetic) or named by file and decoded at batch time
 // (ImageFolder).
 
+import type { CounterRandom } from './random.ts';
+
 export type DatasetName = 'fashion-mnist' | 'mnist' | 'cifar10' | 'cifar100' | 'imagefolder' | 'synthetic';
 
 export const DATASET_NAMES: readonly DatasetName[] = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagefolder', 'synthetic'];
@@ -40,12 +42,19 @@ export interface ArraySplit {
   readonly images: Uint8Array;
 }
 
-/** Images named by file, decoded (and resized) at batch time. */
+/** Decodes one image file to HWC bytes of size×size (the platform's decoder: sharp in Node). */
+export interface ImageDecoder {
+  randomResizedCrop(file: string, size: number, rng: CounterRandom): Promise<{ pixels: Uint8Array }>;
+  centreCrop(file: string, size: number): Promise<{ pixels: Uint8Array }>;
+}
+
+/** Images named by file, decoded (and resized) at batch time by `decoder`. */
 export interface FileSplit {
   readonly kind: 'files';
   readonly length: number;
   readonly labels: Int32Array;
   readonly files: readonly string[];
+  readonly decoder: ImageDecoder;
 }
 
 export type Split = ArraySplit | FileSplit;

@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { reportCommand } from '../src/cli/report.ts';
 import { downsample, MAX_POINTS } from '../src/report/downsample.ts';
 import { fmtAngle, fmtDuration, fmtPercent, fmtRate, MISSING } from '../src/report/format.ts';
-import { buildReport, ReportError } from '../src/report/index.ts';
+import { buildReport, ReportError } from '../src/report/node-report.ts';
 import { FIXTURE_RULES, writeComparison, writeRun } from './report-fixtures.ts';
 
 const CHROMIUM = process.env.NOWT_CHROMIUM ?? '/usr/bin/chromium';

@@ -2,7 +2,7 @@
 // run folders), from their config.json and metrics.jsonl alone. No GPU.
 
 import path from 'node:path';
-import { buildReport, expandRunDirs } from '../report/index.ts';
+import { buildReport, expandRunDirs } from '../report/node-report.ts';
 
 export const REPORT_HELP = `nowt report — one self-contained HTML report of one or more runs
 

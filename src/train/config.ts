@@ -3,7 +3,7 @@
 // override it; a resumed run must agree with its checkpoint's. Checked here,
 // before any device or file is touched, with messages that name the flag.
 
-import { DATASET_NAMES } from '../../datasets/index.ts';
+import { DATASET_NAMES } from '../../datasets/types.ts';
 import { NowtError } from '../gpu/errors.ts';
 import { MODEL_NAMES } from '../graph/models/index.ts';
 import { DEFAULT_MIRROR, RULE_NAMES, type MirrorOptions } from '../rules/rule.ts';

@@ -2,7 +2,7 @@
 // classes, channels and image size (a size the model cannot take is refused
 // here, with the smallest that works).
 
-import type { Dataset } from '../../datasets/index.ts';
+import type { Dataset } from '../../datasets/types.ts';
 import type { Graph } from '../graph/ir.ts';
 import { buildModel } from '../graph/models/index.ts';
 import type { TrainConfig } from './config.ts';

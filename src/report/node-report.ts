@@ -9,11 +9,11 @@ import sharp from 'sharp';
 import { configRows } from './config-table.ts';
 import { alignmentFigure, errorFigure, lossFigure, meanAngleFigure, normRatioFigure } from './figures.ts';
 import { renderPage, type FigureEntry, type RunPanel } from './html.ts';
-import { readRuns } from './runs.ts';
+import { readRuns } from './node-runs.ts';
 import { summarizeRun } from './summary.ts';
 import type { Run } from './types.ts';
 
-export { ReportError, expandRunDirs, readRuns } from './runs.ts';
+export { ReportError, expandRunDirs, readRuns } from './node-runs.ts';
 
 export interface ReportResult {
   html: string;
