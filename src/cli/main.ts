@@ -9,7 +9,7 @@ import type { Runtime } from '../gpu/runtime.ts';
 import { INFO_HELP, adapterLine, printInfo } from './info.ts';
 import { REPORT_HELP, reportCommand } from './report.ts';
 import { STEP_HELP, parseStepArgs, step } from './step.ts';
-import { EVAL_HELP, TRAIN_HELP, evalCommand, trainCommand } from './train.ts';
+import { EVAL_HELP, TRAIN_HELP, evalCommand, parseTrainArgs, trainCommand } from './train.ts';
 import { trainOptionSpecs } from './train-flags.ts';
 import { COMMON_OPTIONS, UsageError, parseCommand } from './usage.ts';
 
@@ -65,10 +65,11 @@ export async function main(argv: string[]): Promise<number> {
         });
         if (values.help) return (void console.log(TRAIN_HELP), 0);
         if (values.debug) setDebugFlags(values.debug);
+        const args = parseTrainArgs(values);
         let code = 0;
         await withRuntime(values.adapter, async (rt) => {
           console.log(adapterLine(rt));
-          code = await trainCommand(rt, values);
+          code = await trainCommand(rt, args);
         });
         return code;
       }

@@ -37,9 +37,21 @@ The dataset, its limits and the batch size default to the checkpoint's run.
 export const EXIT_INTERRUPTED = 130;
 export const EXIT_DIVERGED = 3;
 
-export async function trainCommand(rt: Runtime, values: Record<string, string | boolean | undefined>): Promise<number> {
+export interface TrainArgs {
+  config: TrainConfig;
+  explicit: Set<string>;
+  out: string;
+  resume: boolean;
+}
+
+/** Every flag checked before a device is acquired: a typo fails at once. */
+export function parseTrainArgs(values: Record<string, string | boolean | undefined>): TrainArgs {
   const { config, explicit } = configFromFlags(values);
   const out = typeof values.out === 'string' ? values.out : `runs/${config.dataset}-${config.model}-${config.rule}`;
+  return { config, explicit, out, resume: values.resume === true };
+}
+
+export async function trainCommand(rt: Runtime, { config, explicit, out, resume }: TrainArgs): Promise<number> {
   let stop = false;
   const onSignal = (sig: string) => {
     if (stop) return;
@@ -53,7 +65,7 @@ export async function trainCommand(rt: Runtime, values: Record<string, string | 
     const { end } = await runTraining(rt, {
       config,
       out,
-      resume: values.resume === true,
+      resume,
       explicit,
       ui: trainUi(config.rule),
       stopRequested: () => stop,
