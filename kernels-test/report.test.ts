@@ -48,9 +48,10 @@ function expectedRow(records: Rec[]): string[] {
   const tests = records.filter((r) => r.kind === 'test');
   const lastTest = tests[tests.length - 1];
   const aligns = records.filter((r) => r.kind === 'alignment');
-  const layers = (aligns[aligns.length - 1].layers as Layer[]).filter((l) => !l.unused);
-  const w = layers.map((l) => l.weight_angle_deg);
-  const d = layers.map((l) => l.delta_angle_deg).filter((x): x is number => x !== null);
+  // An unused layer's weight angle is left out; its delta angle counts.
+  const all = aligns[aligns.length - 1].layers as Layer[];
+  const w = all.filter((l) => !l.unused).map((l) => l.weight_angle_deg);
+  const d = all.map((l) => l.delta_angle_deg).filter((x): x is number => x !== null);
   const rates = records
     .filter((r) => r.kind === 'train')
     .map((r) => r.images_per_s as number)
@@ -98,7 +99,7 @@ test('buildReport writes report.html and every figure as SVG and PNG; the table 
   // Self-contained: nothing is fetched, no script at all.
   assert.not.match(html, /<script|<link rel="stylesheet"|src="http|href="http/);
   // Some runs' first layer is flagged unused: the footnote says it was left out.
-  assert.match(html, /left out: conv1\.weight in fa/);
+  assert.match(html, /left out of the weight-angle numbers \(their delta angle counts\): conv1\.weight in fa/);
   for (const rule of FIXTURE_RULES) {
     const records = fixtures.get(rule)?.records ?? [];
     assert.equal(tableRow(html, rule).slice(0, 9), expectedRow(records), `table row of ${rule}`);

@@ -38,6 +38,8 @@ Usage: nowt bench [--kernels] [--models] [options]
                    one of them, or none
   --conv-batch N   batch of the conv benchmarks (default 8)
   --conv-image N   image size of the conv benchmarks (default 224)
+  --model-batch N, --model-image N, --model-channels C, --model-classes K
+                   the --models step's shape instead of the defaults (e.g. to match a nowt train run)
   --no-peers       skip tfjs-backend-webgpu
   --json FILE      also write the results as JSON (schema in INTERFACES.md)
   --adapter NAME   pick an adapter by a substring of its name (or NOWT_ADAPTER)
@@ -54,6 +56,10 @@ export interface BenchArgs {
   convs?: string;
   convBatch?: string;
   convImage?: string;
+  modelBatch?: string;
+  modelImage?: string;
+  modelChannels?: string;
+  modelClasses?: string;
   sizes?: string;
   peers: boolean;
   json?: string;
@@ -107,7 +113,13 @@ export async function bench(rt: Runtime, newRuntime: () => Promise<Runtime>, arg
     : { adapter: rt.ctx.adapter, peak_gflops: 0, kernels: [], models: [], peers: [] };
   if (args.kernels) console.log(formatKernelTable(report));
   if (args.models) {
-    const records = await runModelBench(newRuntime, { models, rules, ...progressFn() });
+    const shape = {
+      ...(args.modelBatch ? { batch: int('model-batch', args.modelBatch) } : {}),
+      ...(args.modelImage ? { image: int('model-image', args.modelImage) } : {}),
+      ...(args.modelChannels ? { inChannels: int('model-channels', args.modelChannels) } : {}),
+      ...(args.modelClasses ? { numClasses: int('model-classes', args.modelClasses) } : {}),
+    };
+    const records = await runModelBench(newRuntime, { models, rules, shape, ...progressFn() });
     report.models = records;
     console.log(`\n${formatModelTable(records)}`);
   }

@@ -7,10 +7,13 @@ import { setDebugFlags } from '../gpu/flags.ts';
 import { createNodeRuntime } from '../gpu/node-runtime.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { INFO_HELP, adapterLine, printInfo } from './info.ts';
+import { DEFAULT_CONFIG, mergeConfig } from '../train/config.ts';
+import { COMPARE_HELP, compare, parseRules } from './compare.ts';
+import { PRESETS, posterPreset } from './presets.ts';
 import { REPORT_HELP, reportCommand } from './report.ts';
 import { STEP_HELP, parseStepArgs, step } from './step.ts';
 import { EVAL_HELP, TRAIN_HELP, evalCommand, parseTrainArgs, trainCommand } from './train.ts';
-import { trainOptionSpecs } from './train-flags.ts';
+import { configFromFlags, trainOptionSpecs } from './train-flags.ts';
 import { COMMON_OPTIONS, UsageError, parseCommand } from './usage.ts';
 
 const MAIN_HELP = `nowt — train and compare learning rules without weight transport, on WebGPU
@@ -19,6 +22,7 @@ Usage: nowt <command> [options]
 
 Commands:
   train    train one model under one rule on a dataset, into a run folder
+  compare  the same experiment under several rules, then one report
   eval     a checkpoint's test loss and top-1/top-5 error
   report   the HTML report (figures, tables) of run folders
   info     the WebGPU adapter, its limits and features
@@ -73,6 +77,47 @@ export async function main(argv: string[]): Promise<number> {
         });
         return code;
       }
+      case 'compare': {
+        const { values } = parseCommand('compare', rest, {
+          ...COMMON_OPTIONS,
+          ...trainOptionSpecs(),
+          rules: { type: 'string' },
+          preset: { type: 'string' },
+          out: { type: 'string' },
+          resume: { type: 'boolean' },
+        });
+        if (values.help) return (void console.log(COMPARE_HELP), 0);
+        if (values.debug) setDebugFlags(values.debug);
+        const rules = parseRules(values.rules);
+        let base = DEFAULT_CONFIG;
+        if (values.preset !== undefined) {
+          if (values.preset !== 'poster')
+            throw new UsageError(`--preset: "${values.preset}" is not a preset (known: ${PRESETS.join(', ')})`);
+          // Sized by the adapter: one look at it before anything else.
+          const probe = await createNodeRuntime({ adapter: values.adapter });
+          console.log(adapterLine(probe));
+          base = mergeConfig(DEFAULT_CONFIG, posterPreset(probe.ctx.isCpu));
+          probe.destroy();
+        }
+        const { config, explicit } = configFromFlags(values, base);
+        const out = values.out ?? `runs/compare-${config.dataset}-${config.model}`;
+        let stop = false;
+        const onSignal = () => {
+          if (!stop) process.stderr.write('\nstopping after this step and writing a checkpoint…\n');
+          stop = true;
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        try {
+          return await compare(
+            { config, explicit, rules, out, resume: values.resume === true },
+            { newRuntime: () => createNodeRuntime({ adapter: values.adapter }), stopRequested: () => stop },
+          );
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      }
       case 'eval': {
         const { values } = parseCommand('eval', rest, {
           ...COMMON_OPTIONS,
@@ -114,6 +159,10 @@ export async function main(argv: string[]): Promise<number> {
           convs: { type: 'string' },
           'conv-batch': { type: 'string' },
           'conv-image': { type: 'string' },
+          'model-batch': { type: 'string' },
+          'model-image': { type: 'string' },
+          'model-channels': { type: 'string' },
+          'model-classes': { type: 'string' },
           sizes: { type: 'string' },
           'no-peers': { type: 'boolean' },
           json: { type: 'string' },
@@ -130,6 +179,10 @@ export async function main(argv: string[]): Promise<number> {
           convs: values.convs,
           convBatch: values['conv-batch'],
           convImage: values['conv-image'],
+          modelBatch: values['model-batch'],
+          modelImage: values['model-image'],
+          modelChannels: values['model-channels'],
+          modelClasses: values['model-classes'],
           sizes: values.sizes,
           peers: !values['no-peers'],
           json: values.json,
@@ -172,7 +225,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new UsageError(`nowt: unknown command "${command}". Commands: train, eval, report, info, bench, step. See \`nowt --help\`.`);
+        throw new UsageError(
+          `nowt: unknown command "${command}". Commands: train, compare, eval, report, info, bench, step. See \`nowt --help\`.`,
+        );
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof NowtError || (e instanceof Error && e.message.startsWith('--debug'))) {

@@ -121,9 +121,11 @@ export interface ParsedTrainFlags {
   explicit: Set<string>;
 }
 
-/** The run's config: defaults, then --config FILE, then the flags; validated. */
-export function configFromFlags(values: Record<string, string | boolean | undefined>): ParsedTrainFlags {
-  let base = DEFAULT_CONFIG;
+/** The run's config: defaults (or `base`), then --config FILE, then the flags; validated. */
+export function configFromFlags(
+  values: Record<string, string | boolean | undefined>,
+  base: TrainConfig = DEFAULT_CONFIG,
+): ParsedTrainFlags {
   if (typeof values.config === 'string') {
     let text: string;
     try {

@@ -102,7 +102,7 @@ export function errorFigure(runs: readonly RunSeries[], doc: Document): SVGSVGEl
   );
 }
 
-/** Mean angle over layers (unused layers and unmeasured angles left out) against step, one line per run: the poster's lower panel at a glance. */
+/** Mean angle over layers (unmeasured angles and unused layers' weight angles left out) against step, one line per run: the poster's lower panel at a glance. */
 export function meanAngleFigure(runs: readonly RunSeries[], kind: AngleKind, doc: Document): SVGSVGElement | null {
   const t = ANGLE_TEXT[kind];
   const series = new Map<string, Point[]>();
@@ -210,7 +210,8 @@ function angleHeatMap(run: RunAlignment, layers: LayerInfo[], kind: AngleKind, d
 
 /** The poster's alignment panel for one run: an angle of every layer over training (lines by depth, or a heat map past MAX_LAYER_LINES layers). */
 export function alignmentFigure(run: RunAlignment, kind: AngleKind, doc: Document): SVGSVGElement | null {
-  const layers = layersOf(run.alignment);
+  // "Unused" is about B: a layer's delta angle is made by the B of the layers above it, so it is drawn as any other.
+  const layers = layersOf(run.alignment).map((l) => (kind === 'delta' ? { ...l, unused: false } : l));
   if (layers.length === 0) return null;
   const t = ANGLE_TEXT[kind];
   let top = 90;

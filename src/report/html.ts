@@ -91,7 +91,7 @@ function summaryFootnote(summaries: RunSummary[]): string {
   const unused = [...runsOf].map(([name, labels]) => `${name} in ${labels.join(', ')}`);
   const left =
     unused.length > 0
-      ? ` Layers flagged unused — their feedback B is never read by any pass, so their angle says nothing about learning — are left out: ${unused.join('; ')}.`
+      ? ` Layers flagged unused — their feedback B is never read by any pass, so their weight angle says nothing about learning — are left out of the weight-angle numbers (their delta angle counts): ${unused.join('; ')}.`
       : '';
   return (
     `<p class="footnote">* Mean and worst-layer angles are over the layers of each run's last alignment record; ` +

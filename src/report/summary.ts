@@ -36,12 +36,16 @@ export function angleOf(l: LayerAlignment, kind: AngleKind): number | null {
   return kind === 'weight' ? l.weight_angle_deg : l.delta_angle_deg;
 }
 
-/** The angles that count for means and worst-layer numbers: unused layers and unmeasured (null) angles left out. */
+/**
+ * The angles that count for means and worst-layer numbers: unmeasured (null)
+ * angles left out, and an unused layer's weight angle (no pass reads its B).
+ * Its delta angle counts: δ at its output is made by the B of the layers above.
+ */
 function countedAngles(rec: AlignmentRecord, kind: AngleKind): number[] {
   const out: number[] = [];
   for (const l of rec.layers) {
     const a = angleOf(l, kind);
-    if (!l.unused && a !== null) out.push(a);
+    if (a !== null && !(kind === 'weight' && l.unused)) out.push(a);
   }
   return out;
 }

@@ -42,7 +42,13 @@ export class Trainer {
     const inputHW = dataset.imageSize;
     const batch = config.batch_size;
     // The data first: a split smaller than one batch is refused before anything is allocated.
-    const trainLoader = new BatchLoader(dataset, 'train', { batchSize: batch, seed: config.seed, shuffle: true, augment: true, dropLast: true });
+    const trainLoader = new BatchLoader(dataset, 'train', {
+      batchSize: batch,
+      seed: config.seed,
+      shuffle: true,
+      augment: true,
+      dropLast: true,
+    });
     const tests = testLoader(dataset, config);
     const program = await StepProgram.compile(rt, graph, { batch, inputHW, rule, hyper: hyperAt(config, 0, 1), mode: 'train' });
     const evalPass = await compilePass(rt, graph, program.store, { batch, inputHW, evalStats: true });

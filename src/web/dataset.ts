@@ -7,7 +7,7 @@ import { fashionMnistFromBytes, isGzip, type IdxFiles } from '../../datasets/idx
 import { openSynthetic } from '../../datasets/synthetic.ts';
 import type { Dataset } from '../../datasets/types.ts';
 
-/** data/index.json: what the server found (tools/demo-server.js writes it). */
+/** data/index.json: what the server found (tools/demo-server.ts writes it). */
 export interface DataIndex {
   dataset: 'fashion-mnist' | null;
   /** IdxFiles' keys → URLs relative to the page. */

@@ -128,6 +128,8 @@ function records(c: ModelCase, done: Contender[]): ModelRecordWithMemory[] {
 }
 
 export interface ModelBenchOptions {
+  /** Overrides of the cases' batch, image size, channels or classes (e.g. to match a nowt train run). */
+  shape?: Partial<Pick<ModelCase, 'batch' | 'image' | 'inChannels' | 'numClasses'>>;
   models?: string[];
   rules?: RuleName[];
   onProgress?: (done: number, total: number, label: string) => void;
@@ -138,7 +140,9 @@ export async function runModelBench(newRuntime: () => Promise<Runtime>, opts: Mo
   const probe = await newRuntime();
   const isCpu = probe.ctx.isCpu;
   probe.destroy();
-  const cases = modelCases(isCpu).filter((c) => !opts.models || opts.models.includes(c.model));
+  const cases = modelCases(isCpu)
+    .filter((c) => !opts.models || opts.models.includes(c.model))
+    .map((c) => ({ ...c, ...opts.shape }));
   const rules = [...new Set(opts.rules ?? RULE_NAMES)];
   const out: ModelRecordWithMemory[] = [];
   const total = cases.length * rules.length * (ROUNDS + 1);

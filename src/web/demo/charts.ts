@@ -30,6 +30,8 @@ export interface ChartSpec {
   format?: (v: number) => string;
   yRange?: [number, number];
   height?: number;
+  /** Mark every point (sparse series: test error). */
+  points?: boolean;
 }
 
 export class LiveChart {
@@ -65,7 +67,7 @@ export class LiveChart {
           width: 1.5,
           dash: s.dash,
           spanGaps: true,
-          points: { show: false },
+          points: { show: spec.points ?? false, size: 6 },
           value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '–' : fmt(v)),
         })),
       ],

@@ -192,11 +192,17 @@ function buildCurves(rules: string[]): void {
     yLabel: 'error %',
     series,
     format: (v) => `${v.toFixed(1)}%`,
+    points: true,
   });
 }
 
-function layerLabel(l: AlignmentLayer, i: number): string {
-  return `${i + 1} ${l.name.replace(/\.weight$/, '')}${l.unused ? ' (unused)' : ''}`;
+/** `unused`: the first layer's B is read by no pass, so its weight angle says nothing about learning (its delta angle does). */
+function layerSeries(layers: AlignmentLayer[], kind: 'weight' | 'delta') {
+  return layers.map((l, i) => {
+    const unused = kind === 'weight' && l.unused;
+    const label = `${i + 1} ${l.name.replace(/\.weight$/, '')}${unused ? ' (B unused)' : ''}`;
+    return { label, color: depthColor(i, layers.length), dash: unused ? [4, 4] : undefined };
+  });
 }
 
 function angleCharts(rule: string, layers: AlignmentLayer[]): [LiveChart, LiveChart] {
@@ -204,10 +210,9 @@ function angleCharts(rule: string, layers: AlignmentLayer[]): [LiveChart, LiveCh
   const have = [charts.angles.get(key('weight')), charts.angles.get(key('delta'))];
   if (have[0] && have[1]) return have as [LiveChart, LiveChart];
   $('angles-title').hidden = false;
-  const series = layers.map((l, i) => ({ label: layerLabel(l, i), color: depthColor(i, layers.length), dash: l.unused ? [4, 4] : undefined }));
-  const angle = { yLabel: 'degrees', series, format: (v: number) => `${v.toFixed(0)}°`, yRange: [0, 90] as [number, number] };
-  const weight = new LiveChart($('angles'), { title: `${rule}: weight angle ∠(B, W)`, ...angle });
-  const delta = new LiveChart($('angles'), { title: `${rule}: delta angle ∠(δ, δ_BP)`, ...angle });
+  const angle = { yLabel: 'degrees', format: (v: number) => `${v.toFixed(0)}°`, yRange: [0, 90] as [number, number] };
+  const weight = new LiveChart($('angles'), { title: `${rule}: weight angle ∠(B, W)`, series: layerSeries(layers, 'weight'), ...angle });
+  const delta = new LiveChart($('angles'), { title: `${rule}: delta angle ∠(δ, δ_BP)`, series: layerSeries(layers, 'delta'), ...angle });
   charts.angles.set(key('weight'), weight);
   charts.angles.set(key('delta'), delta);
   return [weight, delta];
