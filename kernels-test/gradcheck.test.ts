@@ -16,7 +16,7 @@ import { GraphBuilder } from '../src/graph/builder.ts';
 import type { Graph } from '../src/graph/ir.ts';
 import { initialState, loadState, type HostTensor } from '../src/graph/state.ts';
 import { StepProgram } from '../src/graph/step-program.ts';
-import { DEFAULT_MIRROR, RULES } from '../src/rules/index.ts';
+import { RULES } from '../src/rules/index.ts';
 import { batchnormTrainForward } from './reference/batchnorm.ts';
 import { conv2dForward } from './reference/conv2d.ts';
 import { reluForward, residualAdd } from './reference/elementwise.ts';

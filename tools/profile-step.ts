@@ -11,7 +11,7 @@ import { createNodeRuntime } from '../src/gpu/node-runtime.ts';
 import { buildModel, MODEL_NAMES } from '../src/graph/models/index.ts';
 import { initialState, loadState } from '../src/graph/state.ts';
 import { StepProgram } from '../src/graph/step-program.ts';
-import { DEFAULT_MIRROR, ruleByName } from '../src/rules/index.ts';
+import { ruleByName } from '../src/rules/index.ts';
 
 const USAGE = 'usage: npx tsx tools/profile-step.ts [model=resnet18] [rule=bp] [batch=8] [image=64]';
 const args = process.argv.slice(2);

@@ -20,7 +20,7 @@ import type { Runtime } from '../../src/gpu/runtime.ts';
 import { buildModel } from '../../src/graph/models/index.ts';
 import { initialState, loadState } from '../../src/graph/state.ts';
 import { StepProgram } from '../../src/graph/step-program.ts';
-import { DEFAULT_MIRROR, RULE_NAMES, RULES, type RuleName } from '../../src/rules/index.ts';
+import { RULE_NAMES, RULES, type RuleName } from '../../src/rules/index.ts';
 import type { ModelRecord } from './schema.ts';
 import { median, timeGpu } from './timing.ts';
 
