@@ -6,6 +6,7 @@ import { WgslReflect, ResourceType, type VariableInfo } from 'wgsl_reflect/wgsl_
 import { CompileError, NowtError } from './errors.ts';
 import { debugFlags } from './flags.ts';
 import type { ShaderSource } from './shader-source.ts';
+import { composeShader, sourceLocation, type ShaderVariant } from './wgsl-compose.ts';
 import type { Tensor } from './tensor.ts';
 
 export type Constants = Record<string, number | boolean>;
@@ -100,37 +101,41 @@ export class KernelCache {
     return this.kernels.size;
   }
 
-  kernel(shader: string, constants: Constants = {}, entry = 'main'): Promise<Kernel> {
+  /** A kernel by (shader, entry, override constants, element type): every knob that changes the pipeline is in the key. */
+  kernel(shader: string, constants: Constants = {}, entry = 'main', variant: ShaderVariant = {}): Promise<Kernel> {
     const sorted = Object.fromEntries(Object.entries(constants).sort(([a], [b]) => (a < b ? -1 : 1)));
-    const key = JSON.stringify({ shader, entry, constants: sorted });
+    const elem = variant.elem ?? 'f32';
+    const key = JSON.stringify({ shader, entry, constants: sorted, elem });
     let k = this.kernels.get(key);
     if (!k) {
-      k = this.build(shader, entry, sorted);
+      k = this.build(shader, entry, sorted, elem);
       this.kernels.set(key, k);
       k.catch(() => this.kernels.delete(key));
     }
     return k;
   }
 
-  private module(shader: string): Promise<Reflected> {
-    let m = this.modules.get(shader);
+  private module(shader: string, elem: ShaderVariant['elem']): Promise<Reflected> {
+    const key = `${shader}|${elem}`;
+    let m = this.modules.get(key);
     if (!m) {
-      m = this.compileModule(shader);
-      this.modules.set(shader, m);
-      m.catch(() => this.modules.delete(shader));
+      m = this.compileModule(shader, elem);
+      this.modules.set(key, m);
+      m.catch(() => this.modules.delete(key));
     }
     return m;
   }
 
-  private async compileModule(shader: string): Promise<Reflected> {
-    const code = this.source.text(shader);
+  private async compileModule(shader: string, elem: ShaderVariant['elem']): Promise<Reflected> {
+    const composed = composeShader(shader, this.source, { elem });
+    const code = composed.code;
     const file = this.source.fileName(shader);
-    if (debugFlags.printShaders) console.log(`--- ${file}\n${code}`);
+    if (debugFlags.printShaders) console.log(`--- ${file} (elem ${elem}; ${composed.files.join(', ')})\n${code}`);
     const module = this.device.createShaderModule({ label: file, code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) {
-      const lines = errors.map((m) => `${file}:${m.lineNum}:${m.linePos}: ${m.message}`);
+      const lines = errors.map((m) => `${sourceLocation(composed, m.lineNum)}:${m.linePos}: ${m.message}`);
       throw new CompileError(`WGSL compile error\n${lines.join('\n')}`);
     }
     let reflect: WgslReflect;
@@ -142,10 +147,10 @@ export class KernelCache {
     return { reflect, module };
   }
 
-  private async build(shader: string, entry: string, constants: Constants): Promise<Kernel> {
-    const { reflect, module } = await this.module(shader);
+  private async build(shader: string, entry: string, constants: Constants, elem: ShaderVariant['elem']): Promise<Kernel> {
+    const { reflect, module } = await this.module(shader, elem);
     const file = this.source.fileName(shader);
-    const label = `${shader}:${entry}`;
+    const label = elem === 'f32' ? `${shader}:${entry}` : `${shader}:${entry}<${elem}>`;
     const fn = reflect.entry.compute.find((f) => f.name === entry);
     if (!fn) throw new CompileError(`${file}: no @compute entry point "${entry}"`);
     const known = new Set(reflect.overrides.map((o) => o.name));

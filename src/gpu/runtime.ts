@@ -6,6 +6,7 @@ import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import type { GpuContext } from './device.ts';
 import { LimitError, NowtError, ShapeError } from './errors.ts';
 import { debugFlags } from './flags.ts';
+import type { ShaderVariant } from './wgsl-compose.ts';
 import { Kernel, KernelCache, type BindArgs, type Constants, type UniformValues } from './kernel.ts';
 import type { ShaderSource } from './shader-source.ts';
 import { BYTES_PER_ELEMENT, Tensor, checkShape, type DType, type HostArray } from './tensor.ts';
@@ -81,8 +82,8 @@ export class Runtime {
     return { ...this.pool.stats, bindGroupsCreated: this.bindGroupsCreated, submits: this.submits, pipelines: this.kernels.size };
   }
 
-  kernel(shader: string, constants: Constants = {}, entry = 'main'): Promise<Kernel> {
-    return this.kernels.kernel(shader, constants, entry);
+  kernel(shader: string, constants: Constants = {}, entry = 'main', variant: ShaderVariant = {}): Promise<Kernel> {
+    return this.kernels.kernel(shader, constants, entry, variant);
   }
 
   empty(shape: readonly number[], dtype: DType = 'f32', label = ''): Tensor {
