@@ -48,7 +48,20 @@ function assertSameCheckpoint(a: string, b: string): void {
   for (const k of ['step', 'epoch', 'position', 'best_top1_error', 'model', 'rule']) assert.is(fb.metadata[k], fa.metadata[k], k);
 }
 
-const MLP = ['--model', 'mlp', '--hidden', '64', '--dataset', 'synthetic', '--synthetic-train', '640', '--synthetic-test', '200', '-b', '32'];
+const MLP = [
+  '--model',
+  'mlp',
+  '--hidden',
+  '64',
+  '--dataset',
+  'synthetic',
+  '--synthetic-train',
+  '640',
+  '--synthetic-test',
+  '200',
+  '-b',
+  '32',
+];
 const RESNET = [
   '--model',
   'resnet20',
@@ -66,12 +79,30 @@ const RESNET = [
 
 test('a synthetic run: the loss falls, every file is written, eval repeats the last test record', () => {
   const out = join(work, 'falls');
-  const r = nowt(['train', ...MLP, '--epochs', '3', '--lr', '0.05', '--rule', 'fa', '--align-every', '20', '--log-every', '5', '--out', out]);
+  const r = nowt([
+    'train',
+    ...MLP,
+    '--epochs',
+    '3',
+    '--lr',
+    '0.05',
+    '--rule',
+    'fa',
+    '--align-every',
+    '20',
+    '--log-every',
+    '5',
+    '--out',
+    out,
+  ]);
   assert.is(r.status, 0, r.err);
   for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'best.safetensors']) assert.ok(existsSync(join(out, f)), f);
   const recs = records(out);
   const train = recs.filter((x) => x.kind === 'train');
-  assert.ok((train[train.length - 1].loss as number) < 0.5 * (train[0].loss as number), `loss ${train[0].loss} → ${train[train.length - 1].loss}`);
+  assert.ok(
+    (train[train.length - 1].loss as number) < 0.5 * (train[0].loss as number),
+    `loss ${train[0].loss} → ${train[train.length - 1].loss}`,
+  );
   const tests = recs.filter((x) => x.kind === 'test');
   assert.is(tests.length, 3);
   assert.ok((tests[2].top1_error as number) < 0.3, `test error ${tests[2].top1_error}`);
@@ -116,7 +147,21 @@ async function killAndResume(args: string[], out: string): Promise<void> {
 }
 
 test('killed with SIGKILL and resumed: the same weights, B, momenta, BN statistics and metrics (wm on a resnet20)', async () => {
-  const args = [...RESNET, '--epochs', '2', '--lr', '0.05', '--rule', 'wm', '--align-every', '10', '--log-every', '4', '--checkpoint-every', '7'];
+  const args = [
+    ...RESNET,
+    '--epochs',
+    '2',
+    '--lr',
+    '0.05',
+    '--rule',
+    'wm',
+    '--align-every',
+    '10',
+    '--log-every',
+    '4',
+    '--checkpoint-every',
+    '7',
+  ];
   const whole = join(work, 'wm-whole');
   const cut = join(work, 'wm-cut');
   assert.is(nowt(['train', ...args, '--out', whole]).status, 0);
@@ -128,7 +173,21 @@ test('killed with SIGKILL and resumed: the same weights, B, momenta, BN statisti
 });
 
 test('killed with SIGKILL and resumed: kp on an mlp (B and its momentum), and SIGTERM writes a checkpoint and exits 130', async () => {
-  const args = [...MLP, '--epochs', '6', '--lr', '0.05', '--rule', 'kp', '--weight-decay', '0.01', '--log-every', '3', '--checkpoint-every', '5'];
+  const args = [
+    ...MLP,
+    '--epochs',
+    '6',
+    '--lr',
+    '0.05',
+    '--rule',
+    'kp',
+    '--weight-decay',
+    '0.01',
+    '--log-every',
+    '3',
+    '--checkpoint-every',
+    '5',
+  ];
   const whole = join(work, 'kp-whole');
   const cut = join(work, 'kp-cut');
   assert.is(nowt(['train', ...args, '--out', whole]).status, 0);
@@ -191,7 +250,22 @@ test('a kill during a checkpoint write leaves the previous checkpoint whole', as
 
 test('a diverging run stops, exits non-zero and keeps its last finite checkpoint', () => {
   const out = join(work, 'nan');
-  const r = nowt(['train', ...MLP, '--epochs', '1', '--lr', '1e30', '--schedule', 'constant', '--log-every', '2', '--checkpoint-every', '1', '--out', out]);
+  const r = nowt([
+    'train',
+    ...MLP,
+    '--epochs',
+    '1',
+    '--lr',
+    '1e30',
+    '--schedule',
+    'constant',
+    '--log-every',
+    '2',
+    '--checkpoint-every',
+    '1',
+    '--out',
+    out,
+  ]);
   assert.is(r.status, 3, r.err);
   assert.match(r.err, /diverged at step \d+/);
   const last = records(out).pop()!;
@@ -232,7 +306,10 @@ test('bad input is refused by name, exits non-zero and writes nothing', () => {
   // An existing run is not overwritten; resuming it with other settings is refused, naming them.
   const existing = join(work, 'falls');
   assert.match(nowt(['train', ...MLP, '--out', existing]).err, /already holds a run/);
-  assert.match(nowt(['train', ...MLP, '--rule', 'fa', '--lr', '0.2', '--out', existing, '--resume']).err, /other settings: optimizer\.lr: 0\.05 vs 0\.2/);
+  assert.match(
+    nowt(['train', ...MLP, '--rule', 'fa', '--lr', '0.2', '--out', existing, '--resume']).err,
+    /other settings: optimizer\.lr: 0\.05 vs 0\.2/,
+  );
   // A checkpoint of another model is refused by eval, saying which differs.
   const foreign = join(work, 'foreign');
   mkdirSync(foreign);

@@ -97,18 +97,18 @@ export async function trainLoop(t: Trainer, sink: LoopSink, bestTop1Error: numbe
       await sink.record(r);
     });
   };
-  const checkpoint = async (step: number, isBest: boolean): Promise<boolean> => {
+  /** A checkpoint, unless the run has diverged: never from non-finite state. */
+  const checkpoint = async (step: number, isBest: boolean): Promise<void> => {
     await pause();
-    if (divergedAt) return false;
+    if (divergedAt) return;
     const snap = await program.snapshot();
     const bad = firstNonFinite(snap);
     if (bad) {
       divergedAt = { step, what: `${bad} holds a non-finite value` };
-      return false;
+      return;
     }
     await sink.checkpoint(snap, { config: c, step, epoch: epochOf(step), position: step % spe, bestTop1Error: best }, isBest);
     clock = performance.now();
-    return true;
   };
 
   let step = program.step;
