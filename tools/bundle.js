@@ -12,6 +12,8 @@
 //                               node-*.ts and src/cli/) for platform 'browser'
 //                               with no externals: a `node:` import, or a Node
 //                               file pulled in from shared code, fails it.
+//   COMMON, build(opts, what)   the browser build settings and esbuild with its
+//                               messages formatted (tools/demo-build.js).
 
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
@@ -55,7 +57,7 @@ const engineAsExternal = {
   },
 };
 
-const COMMON = {
+export const COMMON = {
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -112,7 +114,8 @@ export async function checkBrowserSafe() {
   return entryPoints.length;
 }
 
-async function build(opts, what) {
+/** esbuild.build with a metafile; throws an Error listing esbuild's messages (`what` names the build). */
+export async function build(opts, what) {
   try {
     return await esbuild.build({ ...opts, metafile: true });
   } catch (e) {

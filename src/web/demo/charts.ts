@@ -28,6 +28,7 @@ export interface ChartSpec {
   series: SeriesSpec[];
   /** Format of the y axis and legend values. */
   format?: (v: number) => string;
+  /** The y axis starts at this and reaches at least the second value (angles: 0 to 90°, further when a value does). */
   yRange?: [number, number];
   height?: number;
   /** Mark every point (sparse series: test error). */
@@ -50,11 +51,12 @@ export class LiveChart {
     this.element.className = 'chart';
     parent.append(this.element);
     const fmt = spec.format ?? ((v: number) => v.toPrecision(3));
+    const yRange = spec.yRange;
     const opts: uPlot.Options = {
       title: spec.title,
       width: Math.max(280, this.element.clientWidth || 400),
       height: spec.height ?? 220,
-      scales: { x: { time: false }, ...(spec.yRange ? { y: { range: spec.yRange } } : {}) },
+      scales: { x: { time: false }, ...(yRange ? { y: { range: (_u, _min, max) => [yRange[0], Math.max(yRange[1], max ?? 0)] } } : {}) },
       axes: [
         { label: 'step', size: 40 },
         { label: spec.yLabel, size: 60, values: (_u, ticks) => ticks.map(fmt) },

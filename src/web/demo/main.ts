@@ -93,7 +93,10 @@ function explain(e: unknown): { title: string; message: string; hint: string } {
   if (/navigator\.gpu is missing|no WebGPU adapter|requestAdapter/i.test(message)) {
     return {
       title: 'No WebGPU here',
-      message,
+      // The engine's own text for a missing adapter speaks of Node's drivers; say it as a browser would.
+      message: /no WebGPU adapter found/.test(message)
+        ? 'The browser gave this page no WebGPU adapter (navigator.gpu.requestAdapter() returned none): WebGPU is off, blocked for this GPU, or there is no GPU it can use.'
+        : message,
       hint:
         'This demo trains on the GPU through WebGPU. Use a recent Chrome or Edge (113 or later) over http://localhost or https; ' +
         'on Linux, start Chrome with --enable-unsafe-webgpu (or enable chrome://flags/#enable-unsafe-webgpu).',
@@ -157,6 +160,22 @@ function syncHidden(): void {
   $<HTMLInputElement>('hidden').disabled = $<HTMLSelectElement>('model').value !== 'mlp';
 }
 
+/** validateConfig's messages name the CLI's flags; the page names its fields. */
+const FIELDS: Record<string, string> = {
+  '--batch-size': 'Batch',
+  '--lr': 'Learning rate',
+  '--weight-decay': 'Weight decay',
+  '--hidden': 'Hidden',
+  '--seed': '?seed=',
+  '--align-every': '?k=',
+  '--log-every': '?log=',
+};
+
+function fieldMessage(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/--[a-z-]+/g, (flag) => FIELDS[flag] ?? flag).replace(/ with --rule (\w+)/, ' with $1');
+}
+
 function formConfig(): { config: TrainConfig; rules: string[] } {
   const rules = ruleBoxes()
     .filter((b) => b.checked)
@@ -196,12 +215,16 @@ function buildCurves(rules: string[]): void {
   });
 }
 
-/** `unused`: the first layer's B is read by no pass, so its weight angle says nothing about learning (its delta angle does). */
+/**
+ * Dashed, and said so: the first layer's B, which no pass reads (its weight
+ * angle says nothing about learning; its delta angle does), and the last
+ * layer's δ, which is the loss gradient itself for every rule (0°).
+ */
 function layerSeries(layers: AlignmentLayer[], kind: 'weight' | 'delta') {
   return layers.map((l, i) => {
-    const unused = kind === 'weight' && l.unused;
-    const label = `${i + 1} ${l.name.replace(/\.weight$/, '')}${unused ? ' (B unused)' : ''}`;
-    return { label, color: depthColor(i, layers.length), dash: unused ? [4, 4] : undefined };
+    const note = kind === 'weight' ? (l.unused ? ' (B unused)' : '') : i === layers.length - 1 ? ' (output: 0°)' : '';
+    const label = `${i + 1} ${l.name.replace(/\.weight$/, '')}${note}`;
+    return { label, color: depthColor(i, layers.length), dash: note ? [4, 4] : undefined };
   });
 }
 
@@ -282,7 +305,7 @@ async function start(): Promise<void> {
   try {
     setup = formConfig();
   } catch (e) {
-    setState('idle', (e as Error).message, true);
+    setState('idle', fieldMessage(e), true);
     return;
   }
   setState('loading', 'Loading the data…');
@@ -369,7 +392,7 @@ function onOptimizerChange(): void {
   try {
     for (const l of race.lanes) validateConfig({ ...l.trainer.config, optimizer: { ...l.trainer.config.optimizer, lr, weight_decay: wd } });
   } catch (e) {
-    setState(handle.state, `Not applied: ${(e as Error).message}`, true);
+    setState(handle.state, `Not applied: ${fieldMessage(e)}`, true);
     return;
   }
   race.setOptimizer(lr, wd);
