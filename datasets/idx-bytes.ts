@@ -73,7 +73,7 @@ export function idxSplit(
   return { split: { kind: 'array', length: count, labels: out, images: images.data }, rows, cols };
 }
 
-/** The four IDX files' bytes (ungzipped), in datasets/mnist.ts's IDX_FILES order. */
+/** The four IDX files' bytes (ungzipped) and the names messages use for them, in IDX_FILES order. */
 export interface IdxFiles {
   trainImages: Uint8Array;
   trainLabels: Uint8Array;
@@ -81,28 +81,44 @@ export interface IdxFiles {
   testLabels: Uint8Array;
 }
 
-/** Fashion-MNIST as a Dataset from its four files' bytes; `root` names where they came from (messages, Dataset.root). */
-export function fashionMnistFromBytes(files: IdxFiles, root: string, limits: { train?: number; test?: number } = {}): Dataset {
-  const at = (name: string) => `${root}/${name}`;
-  const classes = FASHION_MNIST_CLASSES;
-  const trainNames = { images: at('train-images-idx3-ubyte'), labels: at('train-labels-idx1-ubyte') };
-  const testNames = { images: at('t10k-images-idx3-ubyte'), labels: at('t10k-labels-idx1-ubyte') };
-  const train = idxSplit(
-    parseIdx(files.trainImages, 3, trainNames.images),
-    parseIdx(files.trainLabels, 1, trainNames.labels),
-    10,
-    trainNames,
-  );
-  const test = idxSplit(parseIdx(files.testImages, 3, testNames.images), parseIdx(files.testLabels, 1, testNames.labels), 10, testNames);
+export const IDX_FILES = [
+  'train-images-idx3-ubyte',
+  'train-labels-idx1-ubyte',
+  't10k-images-idx3-ubyte',
+  't10k-labels-idx1-ubyte',
+] as const;
+
+export const DIGIT_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+export type IdxName = 'fashion-mnist' | 'mnist';
+
+/**
+ * MNIST or Fashion-MNIST as a Dataset from its four files' bytes. `paths`
+ * name the files in messages (IDX_FILES order); `root` is Dataset.root.
+ */
+export function idxDataset(
+  name: IdxName,
+  files: IdxFiles,
+  root: string,
+  paths: readonly string[],
+  limits: { train?: number; test?: number } = {},
+): Dataset {
+  const classes = name === 'fashion-mnist' ? FASHION_MNIST_CLASSES : DIGIT_CLASSES;
+  const trainNames = { images: paths[0], labels: paths[1] };
+  const testNames = { images: paths[2], labels: paths[3] };
+  const split = (images: Uint8Array, labels: Uint8Array, names: { images: string; labels: string }) =>
+    idxSplit(parseIdx(images, 3, names.images), parseIdx(labels, 1, names.labels), classes.length, names);
+  const train = split(files.trainImages, files.trainLabels, trainNames);
+  const test = split(files.testImages, files.testLabels, testNames);
   if (train.rows !== test.rows || train.cols !== test.cols)
     throw new DatasetError(
-      `${testNames.images}: images are ${test.rows}×${test.cols}, but the training images are ${train.rows}×${train.cols}`,
+      `${testNames.images}: images are ${test.rows}×${test.cols}, but the training images (${trainNames.images}) are ${train.rows}×${train.cols}`,
     );
-  const trainSplit = limitSplit(train.split, limits.train, 'limit-train', root);
-  const testSplit = limitSplit(test.split, limits.test, 'limit-test', root);
+  const trainSplit = limitSplit(train.split, limits.train, '--limit-train', root);
+  const testSplit = limitSplit(test.split, limits.test, '--limit-test', root);
   const { mean, std } = channelMeanStd(trainSplit.images, trainSplit.length, 1, train.rows * train.cols);
   return {
-    name: 'fashion-mnist',
+    name,
     root,
     classes: [...classes],
     channels: 1,
@@ -113,4 +129,15 @@ export function fashionMnistFromBytes(files: IdxFiles, root: string, limits: { t
     train: trainSplit,
     test: testSplit,
   };
+}
+
+/** Fashion-MNIST from its four files' bytes, named under `root` (the browser demo's fetched files). */
+export function fashionMnistFromBytes(files: IdxFiles, root: string, limits: { train?: number; test?: number } = {}): Dataset {
+  return idxDataset(
+    'fashion-mnist',
+    files,
+    root,
+    IDX_FILES.map((f) => `${root}/${f}`),
+    limits,
+  );
 }
