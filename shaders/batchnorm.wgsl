@@ -61,7 +61,7 @@ override EW: u32 = 64u; // plane-wise entries
 override FROM_VAR: bool = false;
 override RELU: bool = false;
 override RESIDUAL: bool = false;
-const PER_THREAD = 4u;
+override PER_THREAD: u32 = 4u; // plane-wise elements per thread, set from the tuning config
 
 struct Reduce {
   C: u32,

@@ -45,16 +45,18 @@ override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
 /** Also write per-tile batchnorm statistics partials of y (see tileStats). */
 override STATS: bool = false;
-const WG_N = 8u;
+// WG_N, TK (and GN) are overrides the launcher sets from its tuning config (src/kernels/tuning.ts);
+// RG, CG size the per-thread register arrays, so they stay constants (tuning.test.ts checks the config against them).
+override WG_N: u32 = 8u;
 // A thread's register tile: RG groups of 4 rows × CG groups of 4 columns.
 const RG = 2u;
 const CG = 2u;
 const RM = 4u * RG;
 const RN = 4u * CG;
-const TK = 8u;
+override TK: u32 = 8u;
 // Vec4 groups per staged k: GM of rows, GN of columns.
 override GM: u32 = WG_M * RG;
-const GN = WG_N * CG;
+override GN: u32 = WG_N * CG;
 
 struct Params {
   C: u32,

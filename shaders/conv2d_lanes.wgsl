@@ -69,8 +69,8 @@ override STATS: bool = false;
 override ACCUMULATE: bool = false;
 /** Accumulator rows: the largest block. */
 const OB = 32u;
-/** Columns per workgroup: 8 lanes × 4. */
-const TN = 32u;
+/** Columns per workgroup: 8 lanes × 4 (set by the launcher from its tuning config, which owns the number). */
+override TN: u32 = 32u;
 
 struct Params {
   N: u32,

@@ -24,7 +24,8 @@ override WG_M: u32 = 8u;
 override WG_N: u32 = 8u;
 const RM = 4u;
 const RN = 4u;
-const TK = 16u;
+// TK (like WG_M, WG_N) is set by the launcher from its tuning config; RM, RN size the register tile, so they stay constants.
+override TK: u32 = 16u;
 
 struct Params {
   M: u32,

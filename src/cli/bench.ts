@@ -2,6 +2,8 @@
 
 import { formatKernelTable, runKernelBench } from '../../tools/bench/kernels.ts';
 import { formatModelTable, runModelBench } from '../../tools/bench/models.ts';
+import { formatTuneTable, runTune } from '../../tools/bench/tune.ts';
+import { defaultTuningPath, loadTuningFile, tuningPath } from '../kernels/node-tuning.ts';
 import { ruleByName } from '../rules/index.ts';
 import type { RuleName } from '../rules/rule.ts';
 import { MATMUL_SHAPES } from '../../tools/bench/matmul.ts';
@@ -21,7 +23,7 @@ const SHAPE_KEYS: Record<string, string> = {
 export const BENCH_HELP = `nowt bench — kernel throughput on this adapter, next to its measured FMA peak
 and tfjs-backend-webgpu on the same device in the same run
 
-Usage: nowt bench [--kernels] [--models] [options]
+Usage: nowt bench [--kernels] [--models] [--tune] [options]
 
   --kernels        benchmark the kernels (the FMA peak probe; linear forward,
                    feedback and weight gradient at each size)
@@ -40,6 +42,15 @@ Usage: nowt bench [--kernels] [--models] [options]
   --conv-image N   image size of the conv benchmarks (default 224)
   --model-batch N, --model-image N, --model-channels C, --model-classes K
                    the --models step's shape instead of the defaults (e.g. to match a nowt train run)
+  --tune           time every valid kernel configuration (a few per shape, each
+                   checked against the default's output first) for the convs of
+                   --convs (default resnet18), the fc products of those models and
+                   --model-list, and batchnorm's backward, at --conv-batch and
+                   --conv-image; print tuned vs default and write the winners as a
+                   tuning table (to --tuning FILE, else tuning/<adapter>.json)
+  --tune-max N     candidates per shape (default 4 on a CPU adapter, 8 on a GPU)
+  --tuning FILE    use this tuning table ("auto": tuning/<adapter>.json; or set
+                   NOWT_TUNING); with --tune, where to write it
   --no-peers       skip tfjs-backend-webgpu
   --json FILE      also write the results as JSON (schema in INTERFACES.md)
   --adapter NAME   pick an adapter by a substring of its name (or NOWT_ADAPTER)
@@ -63,6 +74,9 @@ export interface BenchArgs {
   sizes?: string;
   peers: boolean;
   json?: string;
+  tune?: boolean;
+  tuneMax?: string;
+  tuning?: string;
 }
 
 export function parseSizes(list: string | undefined): string[] | undefined {
@@ -76,8 +90,8 @@ export function parseSizes(list: string | undefined): string[] | undefined {
 }
 
 export async function bench(rt: Runtime, newRuntime: () => Promise<Runtime>, args: BenchArgs): Promise<void> {
-  if (!args.kernels && !args.models)
-    throw new UsageError('nowt bench: say what to benchmark: --kernels and/or --models. See `nowt bench --help`.');
+  if (!args.kernels && !args.models && !args.tune)
+    throw new UsageError('nowt bench: say what to benchmark: --kernels, --models and/or --tune. See `nowt bench --help`.');
   const shapes = parseSizes(args.sizes);
   const models = args.modelList?.split(',').map((m) => {
     if (!['resnet18', 'resnet50', 'resnet20'].includes(m))
@@ -108,6 +122,30 @@ export async function bench(rt: Runtime, newRuntime: () => Promise<Runtime>, arg
   };
   const convBatch = int('conv-batch', args.convBatch);
   const convImage = int('conv-image', args.convImage);
+  if (args.tune) {
+    const conv = convModels ?? ['resnet18'];
+    const result = await runTune(rt, {
+      convModels: conv,
+      linearModels: [...new Set([...conv, ...(models ?? [])])],
+      batch: convBatch ?? 8,
+      image: convImage ?? 224,
+      maxCandidates: int('tune-max', args.tuneMax),
+      ...progressFn(),
+    });
+    console.log(formatTuneTable(result));
+    const file = args.tuning ? tuningPath(rt, args.tuning) : defaultTuningPath(rt);
+    writeFileAtomic(file, `${JSON.stringify(result.table, null, 2)}\n`);
+    console.log(`\nwrote ${file} (${result.table.entries.length} entries); use it with --tuning ${file} or NOWT_TUNING=${file}`);
+    if (!args.kernels && !args.models) return;
+  }
+  // Later measurements run under the table: the one just written, or the one asked for.
+  const table = args.tune ? (args.tuning ?? 'auto') : args.tuning;
+  if (table) loadTuningFile(rt, table);
+  const tunedRuntime = async () => {
+    const r = await newRuntime();
+    if (table) loadTuningFile(r, table);
+    return r;
+  };
   const report = args.kernels
     ? await runKernelBench(rt, { shapes, peers: args.peers, convModels, convBatch, convImage, ...progressFn() })
     : { adapter: rt.ctx.adapter, peak_gflops: 0, kernels: [], models: [], peers: [] };
@@ -119,7 +157,7 @@ export async function bench(rt: Runtime, newRuntime: () => Promise<Runtime>, arg
       ...(args.modelChannels ? { inChannels: int('model-channels', args.modelChannels) } : {}),
       ...(args.modelClasses ? { numClasses: int('model-classes', args.modelClasses) } : {}),
     };
-    const records = await runModelBench(newRuntime, { models, rules, shape, ...progressFn() });
+    const records = await runModelBench(tunedRuntime, { models, rules, shape, ...progressFn() });
     report.models = records;
     console.log(`\n${formatModelTable(records)}`);
   }

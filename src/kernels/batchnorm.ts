@@ -10,9 +10,11 @@
 //                          fused ReLU's output y, dy is masked by y > 0 first,
 //                          and that masked dy is also the residual's gradient.
 //
-// Reductions run one workgroup per channel up to MAX_CHUNK values per channel,
+// Reductions run one workgroup per channel up to maxChunk values per channel,
 // and split into chunks merged by a second dispatch (also one workgroup per
-// channel) beyond that. A training forward after a conv can take the conv's
+// channel) beyond that. maxChunk and the workgroup sizes (WG, EW, PER_THREAD,
+// all override constants) come from src/kernels/tuning.ts (the runtime's
+// tuning table, else its defaults). A training forward after a conv can take the conv's
 // statistics partials (`stats`, written by conv2dForward's epilogue) and then
 // runs only that merge and the apply, so x is read once instead of three
 // times. Some ops also return workspace tensors (`partials`, `coef`): they are
@@ -25,12 +27,12 @@ import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { expectSameShape, planeGrid } from './elementwise.ts';
 import { ceilDiv, expectDType, expectRank, expectShape, type Op } from './op.ts';
+import { tuningOf, type BatchnormConfig } from './tuning.ts';
 
-const WG = 128;
-const EW = 64;
-const PER_THREAD = 4;
-/** Values per channel that one reduction workgroup takes before the reduction splits. */
-const MAX_CHUNK = WG * 32;
+/** The tuning config for x's shape. */
+function configFor(rt: Runtime, d: Dims): BatchnormConfig {
+  return tuningOf(rt).config('batchnorm', { N: d.N, C: d.C, HW: d.hw });
+}
 
 interface Dims {
   N: number;
@@ -67,13 +69,13 @@ function checkScalar(op: string, name: string, v: number, lo: number, hi: number
 }
 
 /** How a channel's m values split over reduction workgroups. */
-function chunking(op: string, m: number, chunk?: number): { chunk: number; chunks: number } {
+function chunking(op: string, m: number, maxChunk: number, chunk?: number): { chunk: number; chunks: number } {
   if (chunk !== undefined) {
     if (!Number.isInteger(chunk) || chunk < 1) throw new ShapeError(`${op}(): chunk=${chunk} must be a positive integer`);
     chunk = Math.min(chunk, m);
   } else {
-    // Balanced chunks of at most MAX_CHUNK values.
-    chunk = ceilDiv(m, ceilDiv(m, MAX_CHUNK));
+    // Balanced chunks of at most maxChunk values.
+    chunk = ceilDiv(m, ceilDiv(m, maxChunk));
   }
   return { chunk, chunks: ceilDiv(m, chunk) };
 }
@@ -120,9 +122,10 @@ interface ApplyArgs {
 
 async function applyDispatch(rt: Runtime, a: ApplyArgs): Promise<Dispatch> {
   const { N, C, hw } = a.dims;
+  const { EW, PER_THREAD } = configFor(rt, a.dims);
   // Planes of a multiple of 4 take the vec4 entry (bindings x4, residual4, y4).
   const vec4 = hw % 4 === 0;
-  const constants = { EW, FROM_VAR: a.fromVar, RELU: a.relu, RESIDUAL: a.residual !== null };
+  const constants = { EW, PER_THREAD, FROM_VAR: a.fromVar, RELU: a.relu, RESIDUAL: a.residual !== null };
   const kernel = await rt.kernel('batchnorm', constants, vec4 ? 'apply4' : 'apply');
   const v = vec4 ? '4' : '';
   // An unused residual binding still needs a buffer; x's is as good as any.
@@ -185,7 +188,8 @@ export async function batchnormTrainForward(
   checkScalar(op, 'momentum', momentum, 0, 1);
   const given = args.stats ?? null;
   if (given) checkGivenStats(op, x, C, m, given, args.chunk, { y: args.y, mean: args.mean, invStd: args.invStd, runningMean, runningVar });
-  const { chunk, chunks } = given ? { chunk: given.chunk, chunks: given.partials.shape[1] } : chunking(op, m, args.chunk);
+  const { WG, maxChunk } = configFor(rt, dims);
+  const { chunk, chunks } = given ? { chunk: given.chunk, chunks: given.partials.shape[1] } : chunking(op, m, maxChunk, args.chunk);
 
   const frozen = runningMean === null ? '_frozen' : '';
   const entries = given ? [`stats_merge${frozen}`] : chunks === 1 ? [`stats${frozen}`] : ['stats_partial', `stats_merge${frozen}`];
@@ -287,6 +291,7 @@ export async function batchnormScaleShift(rt: Runtime, args: BatchnormScaleShift
   checkScalar(op, 'eps', eps, 0, Infinity);
   const scale = args.scale ?? rt.empty([C], 'f32', 'bn.scale');
   const shift = args.shift ?? rt.empty([C], 'f32', 'bn.shift');
+  const { EW } = configFor(rt, { N: 1, C, hw: 1, m: 1 });
   const kernel = await rt.kernel('batchnorm', { EW, FROM_VAR: variance !== undefined }, 'scale_shift');
   const spread = (invStd ?? variance)!;
   const d = rt.dispatch(kernel, { pp: { C, hw: 1, eps }, center: mean, spread, gamma, beta, scale, shift }, [ceilDiv(C, EW)]);
@@ -327,7 +332,8 @@ export async function batchnormBackward(
   likeX(op, x, { dy, y, dx: args.dx, dresidual: args.dresidual });
   if (args.dresidual && !residualGrad) throw new ShapeError(`${op}(): dresidual given but residualGrad is false`);
   if (args.dresidual && !y) throw new ShapeError(`${op}(): dresidual given without y; the residual's gradient is dy itself`);
-  const { chunk, chunks } = chunking(op, m, args.chunk);
+  const { WG, EW, PER_THREAD, maxChunk } = configFor(rt, dims);
+  const { chunk, chunks } = chunking(op, m, maxChunk, args.chunk);
 
   const relu = y !== null;
   const writeRes = residualGrad && relu;
@@ -336,7 +342,7 @@ export async function batchnormBackward(
   // Planes of a multiple of 4 take the vec4 entries (bindings dy4, y_fwd4, x4, dx4, dresidual4).
   const vec4 = hw % 4 === 0;
   const v = vec4 ? '4' : '';
-  const ki = await rt.kernel('batchnorm', { EW, RELU: relu }, `${writeRes ? 'grad_input_dres' : 'grad_input'}${v}`);
+  const ki = await rt.kernel('batchnorm', { EW, PER_THREAD, RELU: relu }, `${writeRes ? 'grad_input_dres' : 'grad_input'}${v}`);
 
   const dx = args.dx ?? rt.empty(x.shape, 'f32', 'bn.dx');
   const dgamma = args.dgamma ?? rt.empty([C], 'f32', 'bn.dgamma');

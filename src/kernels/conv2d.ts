@@ -13,22 +13,25 @@
 // tile configuration per shape and return dispatches (not run).
 //
 // All three kernels are one register-tiled GEMM core (RM×RN = 8×8 per thread
-// as vec4s, 8 threads per row, WG_M rows, TK = 8) with gathering tile
-// loaders; only WG_M varies (see gemmTiles). The weight gradient may split
+// as vec4s, WG_N threads per row, WG_M rows, TK) with gathering tile
+// loaders. Every geometry choice (variant, WG_M, TK, row groups, split-K
+// target) comes from src/kernels/tuning.ts (`convConfig`: the runtime's tuning
+// table, else its defaults), which also sets the shaders' tile overrides,
+// so nothing here copies a WGSL constant. The weight gradient may split
 // its reduction (split-K) and then returns its scratch buffer as
 // out.partials: it is bound by the dispatches, so keep it alive as long as
 // they are (release it with the outputs).
 //
 // On CPU adapters with 8-lane subgroups all three take the lane-tiled
-// shaders/conv2d_lanes.wgsl instead (conv2dVariant; same results, same
+// shaders/conv2d_lanes.wgsl by default (conv2dVariant; same results, same
 // outputs and split-K partials; `tiles` or the force-portable-conv switch
 // keep the portable kernels).
 
 import { ShapeError } from '../gpu/errors.ts';
-import { debugFlags } from '../gpu/flags.ts';
 import type { UniformValues } from '../gpu/kernel.ts';
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
+import { convConfig, convOverrides, convPortableDefault, convTile, type ConvConfig, type ConvShape } from './tuning.ts';
 import { ceilDiv, checkAccumulate, checkSignScale, type Accumulate, expectDType, expectRank, expectShape, type Op } from './op.ts';
 
 export interface Conv2dParams {
@@ -89,47 +92,42 @@ function f32Tensor(op: string, name: string, t: Tensor, rank: number): void {
   expectDType(op, name, t, 'f32');
 }
 
-/** Tile configuration of the GEMM kernels (an override constant). */
+/** A forced tile configuration of the portable GEMM kernels (tests, benchmarks). */
 export interface GemmTiles {
   /** Rows of 8 threads (4 or 8); each thread owns RM=8 rows × RN=8 columns. */
   WG_M: 4 | 8;
 }
 
-const RM = 8;
-const RN = 8;
-const WG_N = 8;
-const TK = 8;
-/** Columns of a tile: pixels (forward, feedback) or k = (c, ky, kx) (weight grad). */
-const TN = WG_N * RN;
-
-/** Half-height tiles (32 rows) when there are few output rows, so small layers waste less. */
-function gemmTiles(rows: number): GemmTiles {
-  return { WG_M: rows <= 32 ? 4 : 8 };
-}
-
-function pickTiles(op: string, rows: number, forced: Partial<GemmTiles> | undefined): GemmTiles {
-  const t = { ...gemmTiles(rows), ...forced };
-  if (t.WG_M !== 4 && t.WG_M !== 8) throw new ShapeError(`${op}(): tiles.WG_M=${t.WG_M} must be 4 or 8`);
-  return t;
-}
-
 export type Conv2dVariant = 'lanes' | 'portable';
 
-/**
- * Which kernels: on CPU adapters with 8-wide subgroups (a workgroup of 8 is
- * one SIMD vector there) the lane-tiled shaders/conv2d_lanes.wgsl; every GPU,
- * and any run with the force-portable-conv switch, the portable kernels.
- * A forced tile configuration (`tiles`) asks for the portable kernels.
- */
-export function conv2dVariant(rt: Runtime, tiles?: Partial<GemmTiles>): Conv2dVariant {
-  if (debugFlags.forcePortableConv || tiles !== undefined) return 'portable';
-  const sg = rt.ctx.subgroupSize;
-  if (!rt.ctx.isCpu || sg === null || sg.min !== 8 || sg.max !== 8) return 'portable';
-  return 'lanes';
+type ConvOp = 'conv2d.forward' | 'conv2d.feedback' | 'conv2d.weight_grad';
+
+const convShape = (x: readonly number[], w: readonly number[], stride: number, pad: number): ConvShape => {
+  const [N, C, H, W] = x;
+  const [O, , KH, KW] = w;
+  return { N, C, H, W, O, KH, KW, stride, pad };
+};
+
+/** The launcher's config (tuning.ts's convConfig); a forced `tiles` must name WG_M 4 or 8. */
+function pickConfig<O extends ConvOp>(rt: Runtime, op: string, tunedOp: O, shape: ConvShape, forced: Partial<GemmTiles> | undefined) {
+  if (forced !== undefined) {
+    const t = { WG_M: convPortableDefault(0).WG_M, ...forced };
+    if (t.WG_M !== 4 && t.WG_M !== 8) throw new ShapeError(`${op}(): tiles.WG_M=${t.WG_M} must be 4 or 8`);
+  }
+  return convConfig(rt, tunedOp, shape, forced);
 }
 
-/** Each lanes workgroup computes 8·RG channels × LANES_COLS columns of the output GEMM. */
-const LANES_COLS = 32;
+/**
+ * Which kernels the forward would take (the tuning table's choice, else: on
+ * CPU adapters with 8-wide subgroups the lane-tiled shaders/conv2d_lanes.wgsl,
+ * on every GPU the portable kernels). The force-portable-conv switch and a
+ * forced tile configuration (`tiles`) ask for the portable kernels.
+ * Without a shape it answers for a 64-channel 3×3 layer.
+ */
+export function conv2dVariant(rt: Runtime, tiles?: Partial<GemmTiles>, shape?: ConvShape): Conv2dVariant {
+  const s = shape ?? { N: 1, C: 64, H: 8, W: 8, O: 64, KH: 3, KW: 3, stride: 1, pad: 1 };
+  return convConfig(rt, 'conv2d.forward', s, tiles).variant;
+}
 
 interface LanesDims {
   N: number;
@@ -160,11 +158,6 @@ interface LanesEntryParams {
 /** conv2d_lanes' uniform: one struct for all three entries, so each fills in what it reads. */
 function lanesParams(d: LanesDims, entry: Partial<LanesEntryParams>): UniformValues {
   return { ...d, cols: 0, chunk: 0, inv0: 0, inv1: 0, inv2: 0, bScale: 1, alpha: 1, beta: 0, ...entry };
-}
-
-/** Row groups of 8 per lanes workgroup: fewer when the layer has few rows (e.g. the stem's 3 input channels). */
-function lanesRowGroups(rows: number): 1 | 2 | 4 {
-  return rows <= 8 ? 1 : rows <= 16 ? 2 : 4;
 }
 
 export interface Conv2dForwardArgs extends Conv2dParams {
@@ -198,8 +191,8 @@ export interface Conv2dStatsLayout {
 
 /**
  * The statistics partials conv2dForward would write for these shapes: one per
- * (output channel, column tile), so chunk is the tile width of the variant
- * conv2dForward picks (32 lanes, 64 portable). Throws ShapeError as conv2dForward would.
+ * (output channel, column tile), so chunk is the tile width of the config
+ * conv2dForward picks (by default 32 lanes, 64 portable). Throws ShapeError as conv2dForward would.
  */
 export function conv2dStatsLayout(
   rt: Runtime,
@@ -210,7 +203,7 @@ export function conv2dStatsLayout(
   tiles?: Partial<GemmTiles>,
 ): Conv2dStatsLayout {
   const [N, O, OH, OW] = conv2dOutputShape(xShape, wShape, stride, pad, 'conv2dStatsLayout');
-  const chunk = conv2dVariant(rt, tiles) === 'lanes' ? LANES_COLS : TN;
+  const chunk = convTile(pickConfig(rt, 'conv2dStatsLayout', 'conv2d.forward', convShape(xShape, wShape, stride, pad), tiles)).cols;
   const chunks = ceilDiv(N * OH * OW, chunk);
   return { chunk, chunks, shape: [O, chunks, 2] };
 }
@@ -275,7 +268,8 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
   }
   checkIndexRange(op, C * KH * KW, 'C·KH·KW');
   checkIndexRange(op, N * OH * OW, 'N·OH·OW');
-  const t = pickTiles(op, O, args.tiles);
+  const cfg = pickConfig(rt, op, 'conv2d.forward', convShape(x.shape, w.shape, stride, pad), args.tiles);
+  const tile = convTile(cfg);
   const P = N * OH * OW;
   const y = args.y ?? rt.empty(yShape, 'f32', 'conv2d.y');
   const out = stats ? { y, stats } : { y };
@@ -287,9 +281,8 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
     RELU: relu,
     STATS: stats !== null,
   };
-  if (conv2dVariant(rt, args.tiles) === 'lanes') {
-    const RG = lanesRowGroups(O);
-    const kernel = await rt.kernel('conv2d_lanes', { ...epilogue, RG, K3X3: KH === 3 && KW === 3 }, 'forward');
+  if (cfg.variant === 'lanes') {
+    const kernel = await rt.kernel('conv2d_lanes', { ...epilogue, ...convOverrides(cfg), K3X3: KH === 3 && KW === 3 }, 'forward');
     const params = lanesParams({ N, C, H, W, O, OH, OW, KH, KW, stride, pad }, { cols: P, inv0: 1 / (OH * OW), inv1: 1 / OW });
     const bindings = {
       params,
@@ -302,9 +295,9 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
       out: y,
       stats: statsBinding,
     };
-    return { dispatches: [rt.dispatch(kernel, bindings, [ceilDiv(P, LANES_COLS), ceilDiv(O, 8 * RG)])], out };
+    return { dispatches: [rt.dispatch(kernel, bindings, [ceilDiv(P, tile.cols), ceilDiv(O, tile.rows)])], out };
   }
-  const kernel = await rt.kernel('conv2d_forward', { WG_M: t.WG_M, ...epilogue });
+  const kernel = await rt.kernel('conv2d_forward', { ...convOverrides(cfg), ...epilogue });
   // Unused epilogue bindings still need a buffer; x's is as good as any.
   const d = rt.dispatch(
     kernel,
@@ -336,7 +329,7 @@ export async function conv2dForward(rt: Runtime, args: Conv2dForwardArgs): Promi
       y,
       stats: statsBinding,
     },
-    [ceilDiv(P, TN), ceilDiv(O, t.WG_M * RM)],
+    [ceilDiv(P, tile.cols), ceilDiv(O, tile.rows)],
   );
   return { dispatches: [d], out };
 }
@@ -369,24 +362,24 @@ export async function conv2dFeedback(rt: Runtime, args: Conv2dFeedbackArgs): Pro
     f32Tensor(op, 'dx', args.dx, 4);
     expectShape(op, 'dx', args.dx, inputShape);
   }
-  const t = pickTiles(op, C, args.tiles);
+  const cfg = pickConfig(rt, op, 'conv2d.feedback', convShape(inputShape, feedback.shape, stride, pad), args.tiles);
+  const tile = convTile(cfg);
   checkIndexRange(op, O * ceilDiv(KH, stride) * ceilDiv(KW, stride), 'O·⌈KH/S⌉·⌈KW/S⌉');
   checkIndexRange(op, N * ceilDiv(H, stride) * ceilDiv(W, stride), 'N·⌈H/S⌉·⌈W/S⌉');
   const dx = args.dx ?? rt.empty([...inputShape], 'f32', 'conv2d.dx');
   // The largest stride phase has ⌈H/S⌉·⌈W/S⌉ pixels per image; smaller ones exit early.
   const maxPhase = N * ceilDiv(H, stride) * ceilDiv(W, stride);
-  if (conv2dVariant(rt, args.tiles) === 'lanes') {
-    const RG = lanesRowGroups(C);
-    const kernel = await rt.kernel('conv2d_lanes', { RG, SIGN_B: signScale !== null }, 'feedback');
+  if (cfg.variant === 'lanes') {
+    const kernel = await rt.kernel('conv2d_lanes', { ...convOverrides(cfg), SIGN_B: signScale !== null }, 'feedback');
     const params = lanesParams({ N, C, H, W, O, OH, OW, KH, KW, stride, pad }, { bScale: signScale ?? 1 });
     const bindings = { params, rhs: dy, lhs: feedback, out: dx };
-    const grid: [number, number, number] = [ceilDiv(maxPhase, LANES_COLS), ceilDiv(C, 8 * RG), stride * stride];
+    const grid: [number, number, number] = [ceilDiv(maxPhase, tile.cols), ceilDiv(C, tile.rows), stride * stride];
     return { dispatches: [rt.dispatch(kernel, bindings, grid)], out: { dx } };
   }
-  const kernel = await rt.kernel('conv2d_feedback', { WG_M: t.WG_M, SIGN_B: signScale !== null });
+  const kernel = await rt.kernel('conv2d_feedback', { ...convOverrides(cfg), SIGN_B: signScale !== null });
   const d = rt.dispatch(kernel, { params: { N, C, H, W, O, OH, OW, KH, KW, stride, pad, bScale: signScale ?? 1 }, dy, feedback, dx }, [
-    ceilDiv(maxPhase, TN),
-    ceilDiv(C, t.WG_M * RM),
+    ceilDiv(maxPhase, tile.cols),
+    ceilDiv(C, tile.rows),
     stride * stride,
   ]);
   return { dispatches: [d], out: { dx } };
@@ -404,8 +397,8 @@ export interface Conv2dWeightGradArgs extends Conv2dParams {
   tiles?: Partial<GemmTiles>;
   /**
    * Split-K control: the reduction over N·OH·OW is split until there are at
-   * least `minWorkgroups` workgroups (default 16 on CPU adapters, 256 on
-   * GPUs), each split keeping ≥ 64 pixels. `splits` forces a count (1: off).
+   * least `minWorkgroups` workgroups (the tuning config's: by default 16 on
+   * CPU adapters, 256 on GPUs), each split keeping ≥ 64 pixels. `splits` forces a count (1: off).
    */
   splitK?: { minWorkgroups?: number; splits?: number };
   /** dW ← alpha·(Σ dy ⊗ x-patches) + beta·dW (dw given, db null): WM's mirror update in the product's epilogue. */
@@ -415,8 +408,18 @@ export interface Conv2dWeightGradArgs extends Conv2dParams {
 /** Pixels below which a split does not pay for its partial sums. */
 const MIN_SPLIT_PIXELS = 64;
 
-/** Splits of the N·OH·OW reduction: enough workgroups to fill the adapter, none under 64 pixels. */
-export function conv2dSplitK(tiles: number, P: number, minWorkgroups: number, forced?: number): { splits: number; chunk: number } {
+/**
+ * Splits of the N·OH·OW reduction: enough workgroups to fill the adapter, none
+ * under 64 pixels; each split a multiple of the kernel's TK pixels (the
+ * portable kernel's default unless given).
+ */
+export function conv2dSplitK(
+  tiles: number,
+  P: number,
+  minWorkgroups: number,
+  forced?: number,
+  TK = convPortableDefault(0).TK,
+): { splits: number; chunk: number } {
   const maxSplits = Math.max(1, Math.floor(P / MIN_SPLIT_PIXELS));
   const want = forced ?? (tiles >= minWorkgroups ? 1 : Math.min(maxSplits, ceilDiv(minWorkgroups, tiles)));
   const chunk = ceilDiv(ceilDiv(P, Math.max(1, want)), TK) * TK;
@@ -472,19 +475,19 @@ export async function conv2dWeightGrad(
   checkIndexRange(op, P, 'N·OH·OW');
   const forced = args.splitK?.splits;
   if (forced !== undefined) checkInt(op, 'splitK.splits', forced, 1);
-  const t = pickTiles(op, O, args.tiles);
-  const lanes = conv2dVariant(rt, args.tiles) === 'lanes';
-  const RG = lanesRowGroups(O);
-  const tiles = lanes ? ceilDiv(K, LANES_COLS) * ceilDiv(O, 8 * RG) : ceilDiv(K, TN) * ceilDiv(O, t.WG_M * RM);
-  const minWorkgroups = args.splitK?.minWorkgroups ?? (rt.ctx.isCpu ? 16 : 256);
-  const { splits, chunk } = conv2dSplitK(tiles, P, minWorkgroups, forced);
+  const cfg = pickConfig(rt, op, 'conv2d.weight_grad', convShape(x.shape, wShape, stride, pad), args.tiles);
+  const lanes = cfg.variant === 'lanes';
+  const tile = convTile(cfg);
+  const tiles = ceilDiv(K, tile.cols) * ceilDiv(O, tile.rows);
+  const minWorkgroups = args.splitK?.minWorkgroups ?? cfg.minWorkgroups;
+  const { splits, chunk } = conv2dSplitK(tiles, P, minWorkgroups, forced, lanes ? undefined : (cfg as ConvConfig & { TK: number }).TK);
 
   // With accumulate, whichever dispatch writes dW blends into it: the GEMM with one split, else the reduce.
   const blend = { alpha: accumulate?.alpha ?? 1, beta: accumulate?.beta ?? 0 };
   const ACCUMULATE = accumulate !== null;
   const kernel = lanes
-    ? await rt.kernel('conv2d_lanes', { RG, ACCUMULATE: ACCUMULATE && splits === 1 }, 'weight_grad')
-    : await rt.kernel('conv2d_weight_grad', { WG_M: t.WG_M, ACCUMULATE: ACCUMULATE && splits === 1 }, 'main');
+    ? await rt.kernel('conv2d_lanes', { ...convOverrides(cfg), ACCUMULATE: ACCUMULATE && splits === 1 }, 'weight_grad')
+    : await rt.kernel('conv2d_weight_grad', { ...convOverrides(cfg), ACCUMULATE: ACCUMULATE && splits === 1 }, 'main');
   const reduce = splits > 1 ? await rt.kernel('conv2d_weight_grad', { ACCUMULATE }, 'reduce_splits') : null;
   const biasKernel = args.db !== null ? await rt.kernel('conv2d_weight_grad', {}, 'bias_grad') : null;
   const dw = args.dw ?? rt.empty(wShape, 'f32', 'conv2d.dw');
@@ -504,7 +507,7 @@ export async function conv2dWeightGrad(
             lhs: dy,
             out: partials ?? dw,
           },
-          [ceilDiv(K, LANES_COLS), ceilDiv(O, 8 * RG), splits],
+          [ceilDiv(K, tile.cols), ceilDiv(O, tile.rows), splits],
         )
       : rt.dispatch(
           kernel,
@@ -533,7 +536,7 @@ export async function conv2dWeightGrad(
             dy,
             out: partials ?? dw,
           },
-          [ceilDiv(K, TN), ceilDiv(O, t.WG_M * RM), splits],
+          [ceilDiv(K, tile.cols), ceilDiv(O, tile.rows), splits],
         ),
   ];
   if (partials && reduce) {

@@ -1,9 +1,12 @@
-// Launcher for shaders/matmul.wgsl: picks the tile configuration and grid.
+// Launcher for shaders/matmul.wgsl and shaders/matmul_lanes.wgsl: takes the
+// kernel and tile configuration from src/kernels/tuning.ts (`matmulConfig`: the
+// runtime's tuning table, else its defaults), which also gives the override
+// constants and the tile extents of the grid, so nothing here copies a WGSL constant.
 
-import { debugFlags } from '../gpu/flags.ts';
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ceilDiv, type Accumulate } from './op.ts';
+import { matmulConfig, matmulOverrides, matmulTile, type MatmulConfig } from './tuning.ts';
 
 export interface MatmulArgs {
   a: Tensor;
@@ -21,30 +24,17 @@ export interface MatmulArgs {
   accumulate?: Accumulate | null;
 }
 
-const WG_M = 8;
-const WG_N = 8;
-const RM = 4;
-const RN = 4;
-
-/** Every lane-tiled entry computes an 8 × 32 tile of C per workgroup (one 8-lane subgroup). */
-const LANES_TILE_M = 8;
-const LANES_TILE_N = 32;
-
-export type MatmulVariant = 'lanes_nt' | 'lanes_nn' | 'lanes_tn' | 'tiled';
+export type MatmulVariant = MatmulConfig['variant'];
 
 /**
- * Which kernel: on CPU adapters with 8-wide subgroups, the layouts
- * shaders/matmul_lanes.wgsl covers (see its alignment needs) take it;
- * everything else, and every GPU, takes the workgroup-tiled matmul.
+ * Which kernel (the tuning table's choice, else: on CPU adapters with 8-wide
+ * subgroups, the layouts shaders/matmul_lanes.wgsl covers (see its alignment
+ * needs) take it; everything else, and every GPU, takes the workgroup-tiled
+ * matmul). The force-tiled-matmul switch forces the tiled one.
  */
 export function matmulVariant(rt: Runtime, a: { M: number; N: number; K: number; transA: boolean; transB: boolean }): MatmulVariant {
-  if (debugFlags.forceTiledMatmul) return 'tiled';
-  const sg = rt.ctx.subgroupSize;
-  if (!rt.ctx.isCpu || sg === null || sg.min !== 8 || sg.max !== 8) return 'tiled';
-  if (!a.transA && a.transB && a.K % 4 === 0) return 'lanes_nt';
-  if (!a.transA && !a.transB && a.K % 4 === 0 && a.N % 4 === 0) return 'lanes_nn';
-  if (a.transA && !a.transB && a.M % 4 === 0 && a.N % 4 === 0) return 'lanes_tn';
-  return 'tiled';
+  const { M, N, K, transA, transB } = a;
+  return matmulConfig(rt, { M, N, K, transA, transB }).variant;
 }
 
 /** Records C = op(A)·op(B) (+ bias); shapes are the caller's to validate. */
@@ -53,15 +43,18 @@ export async function matmul(
   { a, b, c, M, N, K, transA = false, transB = false, bias = null, signB = null, accumulate = null }: MatmulArgs,
 ): Promise<Dispatch> {
   if (signB !== null && (transA || transB)) throw new Error('matmul(): signB is only supported for the plain layout (A·B)');
-  const variant = matmulVariant(rt, { M, N, K, transA, transB });
+  const cfg = matmulConfig(rt, { M, N, K, transA, transB });
+  const tile = matmulTile(cfg);
   const SIGN_B = signB !== null;
   const ACCUMULATE = accumulate !== null;
   const params = { M, N, K, bScale: signB ?? 1, alpha: accumulate?.alpha ?? 1, beta: accumulate?.beta ?? 0 };
-  if (variant !== 'tiled') {
-    const kernel = await rt.kernel('matmul_lanes', { HAS_BIAS: bias !== null, SIGN_B, ACCUMULATE }, variant.slice('lanes_'.length));
-    return rt.dispatch(kernel, { params, lhs: a, rhs: b, bias: bias ?? a, out: c }, [ceilDiv(N, LANES_TILE_N), ceilDiv(M, LANES_TILE_M)]);
+  const grid: [number, number] = [ceilDiv(N, tile.cols), ceilDiv(M, tile.rows)];
+  if (cfg.variant !== 'tiled') {
+    const kernel = await rt.kernel('matmul_lanes', { HAS_BIAS: bias !== null, SIGN_B, ACCUMULATE }, cfg.variant.slice('lanes_'.length));
+    return rt.dispatch(kernel, { params, lhs: a, rhs: b, bias: bias ?? a, out: c }, grid);
   }
-  const kernel = await rt.kernel('matmul', { TRANS_A: transA, TRANS_B: transB, HAS_BIAS: bias !== null, SIGN_B, ACCUMULATE, WG_M, WG_N });
+  const constants = { TRANS_A: transA, TRANS_B: transB, HAS_BIAS: bias !== null, SIGN_B, ACCUMULATE, ...matmulOverrides(cfg) };
+  const kernel = await rt.kernel('matmul', constants);
   // An unused bias binding still needs a buffer; A's is as good as any.
-  return rt.dispatch(kernel, { params, lhs: a, rhs: b, bias: bias ?? a, out: c }, [ceilDiv(N, WG_N * RN), ceilDiv(M, WG_M * RM)]);
+  return rt.dispatch(kernel, { params, lhs: a, rhs: b, bias: bias ?? a, out: c }, grid);
 }
