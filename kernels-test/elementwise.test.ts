@@ -8,6 +8,8 @@ import { add, addInPlace, reluBackward, reluForward } from '../src/kernels/eleme
 import { runOp } from '../src/kernels/op.ts';
 import { reluBackward as refReluBackward, reluForward as refReluForward, residualAdd } from './reference/elementwise.ts';
 import { randomArray } from './reference/random.ts';
+import type { Tensor } from '../src/gpu/tensor.ts';
+import { f16BitsToNumber, numberToF16Bits } from '../src/io/safetensors.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 
 // max and select are exact; a + b is one f32 rounding of an exactly
@@ -57,6 +59,36 @@ for (const shape of SHAPES) {
     for (const t of [a, b, plain.out.out, fused.out.out]) t.release();
   });
 }
+
+// The elem variant: f16 storage, f32 arithmetic. Inputs are f16 values, so relu
+// is exact and a + b is the f32 sum rounded once to f16 (as the reference is).
+test('f16 storage (the //#elem variant): relu, add, add + relu, add in place', async () => {
+  const rt = await gpu();
+  if (!rt.ctx.features.has('shader-f16')) return void console.log(`skipped: ${rt.ctx.adapter.description} has no shader-f16`);
+  const shape = [2, 17, 9, 5];
+  const n = size(shape);
+  const toF16 = (v: ArrayLike<number>) => Uint16Array.from(v as number[], numberToF16Bits);
+  const fromF16 = (h: Uint16Array) => Array.from(h, f16BitsToNumber);
+  const ah = fromF16(toF16(withZeros(n, 41)));
+  const bh = fromF16(toF16(randomArray(n, 42, 1)));
+  const a = rt.upload(toF16(ah), shape, 'f16');
+  const b = rt.upload(toF16(bh), shape, 'f16');
+  const read = async (t: Tensor) => fromF16((await rt.read(t)) as Uint16Array);
+  const relu = runOp(rt, await reluForward(rt, { x: a }));
+  assert.is(relu.out.y.dtype, 'f16');
+  assertClose('relu', await read(relu.out.y), refReluForward(Float64Array.from(ah)), EXACT);
+  const sum = fromF16(toF16(residualAdd(Float64Array.from(ah), Float64Array.from(bh))));
+  const plain = runOp(rt, await add(rt, { a, b }));
+  assertClose('a + b', await read(plain.out.out), sum, EXACT);
+  const fused = runOp(rt, await add(rt, { a, b, relu: true }));
+  assertClose('relu(a + b)', await read(fused.out.out), refReluForward(Float64Array.from(sum)), EXACT);
+  runOp(rt, await addInPlace(rt, { acc: b, a }));
+  assertClose('b += a', await read(b), sum, EXACT);
+  // Mixed element types are refused, naming the operand.
+  const c = rt.upload(new Float32Array(n), shape);
+  await assertThrows(() => add(rt, { a, b: c }), /add\(\): b/);
+  for (const t of [a, b, c, relu.out.y, plain.out.out, fused.out.out]) t.release();
+});
 
 test('outputs can be given (written in place of a fresh tensor)', async () => {
   const rt = await gpu();

@@ -4,6 +4,10 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { diskShaderSource } from '../src/gpu/node-shaders.ts';
 import { mapShaderSource } from '../src/gpu/shader-source.ts';
 import { composeShader, sourceLocation } from '../src/gpu/wgsl-compose.ts';
 
@@ -42,6 +46,22 @@ test('cycles and missing files are refused by name', () => {
     () => composeShader('missing', src),
     /shaders\/lib\/nowhere\.wgsl: cannot read it \(included from shaders\/missing\.wgsl\)/,
   );
+});
+
+test("every shader in shaders/ composes: its includes resolve, in Node's source and in the bundle's map alike", () => {
+  const dir = fileURLToPath(new URL('../shaders/', import.meta.url));
+  const names = [...readdirSync(dir).filter((f) => f.endsWith('.wgsl')), ...readdirSync(join(dir, 'lib')).map((f) => `lib/${f}`)].map((f) =>
+    f.replace(/\.wgsl$/, ''),
+  );
+  const bundled = mapShaderSource(Object.fromEntries(names.map((n) => [n, readFileSync(join(dir, `${n}.wgsl`), 'utf8')])));
+  let included = 0;
+  for (const name of names.filter((n) => !n.startsWith('lib/'))) {
+    const disk = composeShader(name, diskShaderSource());
+    assert.is(composeShader(name, bundled).code, disk.code, name);
+    assert.not.match(disk.code, /^\s*\/\/#include/m, name);
+    included += disk.files.length - 1;
+  }
+  assert.ok(included >= 4, 'the conv shaders include lib/udiv');
 });
 
 test.run();

@@ -64,12 +64,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> feedback: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-// a / d for a < 2^24, given inv = f32(1/d): the f32 quotient is off by at most one.
-fn udiv(a: u32, d: u32, inv: f32) -> u32 {
-  let q = u32(f32(a) * inv);
-  let r = i32(a) - i32(q * d);
-  return select(select(q, q + 1u, r >= i32(d)), q - 1u, r < 0);
-}
+//#include lib/udiv
 
 // B at i: as stored, or with SIGN_B as sign(W)·s.
 fn feedbackAt(i: u32) -> f32 {

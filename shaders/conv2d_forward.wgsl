@@ -91,12 +91,7 @@ struct Params {
 /** STATS: (mean, M2) per (output channel, column block of TN), O × chunks × 2; chunks = num_workgroups.x. */
 @group(0) @binding(8) var<storage, read_write> stats: array<f32>;
 
-// a / d for a < 2^24, given inv = f32(1/d): the f32 quotient is off by at most one.
-fn udiv(a: u32, d: u32, inv: f32) -> u32 {
-  let q = u32(f32(a) * inv);
-  let r = i32(a) - i32(q * d);
-  return select(select(q, q + 1u, r >= i32(d)), q - 1u, r < 0);
-}
+//#include lib/udiv
 
 // tileW[kk·GM + g] = W[m0+4g .. m0+4g+3, k0+kk]; tileX[kk·GN + h] = X[k0+kk, n0+4h .. n0+4h+3].
 var<workgroup> tileW: array<vec4f, TK * GM>;

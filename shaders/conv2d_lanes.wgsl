@@ -110,12 +110,7 @@ struct Params {
 /** forward with STATS: (mean, M2) per (output channel, column block of TN), O × chunks × 2; chunks = num_workgroups.x. */
 @group(0) @binding(8) var<storage, read_write> stats: array<f32>;
 
-// a / d for a < 2^24, given inv = f32(1/d): the f32 quotient is off by at most one.
-fn udiv(a: u32, d: u32, inv: f32) -> u32 {
-  let q = u32(f32(a) * inv);
-  let r = i32(a) - i32(q * d);
-  return select(select(q, q + 1u, r >= i32(d)), q - 1u, r < 0);
-}
+//#include lib/udiv
 
 var<private> acc: array<vec4f, OB>;
 // 3×3 forward: each tap's gather index (at c = 0) and in-image mask, per lane column.

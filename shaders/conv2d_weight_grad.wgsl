@@ -99,12 +99,7 @@ struct BiasParams {
 @group(0) @binding(7) var<uniform> bparams: BiasParams;
 @group(0) @binding(8) var<storage, read_write> db: array<f32>;
 
-// a / d for a < 2^24, given inv = f32(1/d): the f32 quotient is off by at most one.
-fn udiv(a: u32, d: u32, inv: f32) -> u32 {
-  let q = u32(f32(a) * inv);
-  let r = i32(a) - i32(q * d);
-  return select(select(q, q + 1u, r >= i32(d)), q - 1u, r < 0);
-}
+//#include lib/udiv
 
 // tileD[kk·GM + g] = Dy[m0+4g .. m0+4g+3, p0+kk]; tileX[kk·GN + h] = X[n0+4h .. n0+4h+3, p0+kk].
 var<workgroup> tileD: array<vec4f, TK * GM>;

@@ -26,23 +26,26 @@ const SHADER_DIR = path.join(ROOT, 'shaders');
 const WEB_ENTRY = path.join(ROOT, 'src/web/index.ts');
 const TEST_PAGE_ENTRY = path.join(ROOT, 'tools/browser-test-page.ts');
 
-/** Resolves `import shaders from 'nowt:shaders'` to { name: wgslText } for every shaders/*.wgsl. */
+/**
+ * Resolves `import shaders from 'nowt:shaders'` to { name: wgslText } for every
+ * shaders/*.wgsl and shaders/lib/*.wgsl (named lib/<name>): the browser's
+ * ShaderSource composes //#include lines from the same map Node reads from disk.
+ */
 export function shadersPlugin(dir = SHADER_DIR) {
   return {
     name: 'nowt-shaders',
     setup(build) {
       build.onResolve({ filter: /^nowt:shaders$/ }, () => ({ path: dir, namespace: 'nowt-shaders' }));
       build.onLoad({ filter: /.*/, namespace: 'nowt-shaders' }, () => {
-        const files = fs
-          .readdirSync(dir)
-          .filter((f) => f.endsWith('.wgsl'))
-          .sort();
+        const lib = path.join(dir, 'lib');
+        const libFiles = fs.existsSync(lib) ? fs.readdirSync(lib).map((f) => `lib/${f}`) : [];
+        const files = [...fs.readdirSync(dir), ...libFiles].filter((f) => f.endsWith('.wgsl')).sort();
         const shaders = Object.fromEntries(files.map((f) => [f.slice(0, -'.wgsl'.length), fs.readFileSync(path.join(dir, f), 'utf8')]));
         return {
           contents: `export default ${JSON.stringify(shaders)};`,
           loader: 'js',
           watchFiles: files.map((f) => path.join(dir, f)),
-          watchDirs: [dir],
+          watchDirs: [dir, lib],
         };
       });
     },

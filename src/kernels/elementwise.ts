@@ -1,6 +1,7 @@
 // Launchers for shaders/elementwise.wgsl: ReLU forward/backward, residual add
 // (optionally fused with a ReLU) and in-place accumulate. Operands must have
-// identical shapes; any layout works since the ops are pointwise.
+// identical shapes and one element type (f32, or f16 storage: the kernel's
+// elem variant); any layout works since the ops are pointwise.
 // Also the grid helpers shared by the pointwise and plane-wise launchers.
 
 import { LimitError, ShapeError } from '../gpu/errors.ts';
@@ -35,24 +36,26 @@ export function expectSameShape(op: string, name: string, t: Tensor, like: Tenso
   }
 }
 
+/** Every operand f32, or every operand f16 (storage; the kernels compute in f32), and one shape. */
 function checkAll(op: string, ref: [string, Tensor], others: [string, Tensor | undefined][]): void {
-  expectDType(op, ref[0], ref[1], 'f32');
+  if (ref[1].dtype !== 'f16') expectDType(op, ref[0], ref[1], 'f32');
   for (const [name, t] of others) {
     if (!t) continue;
-    expectDType(op, name, t, 'f32');
+    expectDType(op, name, t, ref[1].dtype);
     expectSameShape(op, name, t, ref[1], ref[0]);
   }
 }
 
 async function pointwise(rt: Runtime, entry: string, n: number, args: Record<string, Tensor>, relu = false) {
-  const kernel = await rt.kernel('elementwise', { WG, RELU: relu }, entry);
+  const elem = Object.values(args)[0].dtype === 'f16' ? 'f16' : 'f32';
+  const kernel = await rt.kernel('elementwise', { WG, RELU: relu }, entry, { elem });
   return rt.dispatch(kernel, { params: { n }, ...args }, flatGrid(rt, ceilDiv(n, WG * PER_THREAD)));
 }
 
 /** y = max(x, 0). */
 export async function reluForward(rt: Runtime, { x, y }: { x: Tensor; y?: Tensor }): Promise<Op<{ y: Tensor }>> {
   checkAll('reluForward', ['x', x], [['y', y]]);
-  y ??= rt.empty(x.shape, 'f32', 'relu.y');
+  y ??= rt.empty(x.shape, x.dtype, 'relu.y');
   return { dispatches: [await pointwise(rt, 'relu_forward', x.size, { x, y })], out: { y } };
 }
 
@@ -66,7 +69,7 @@ export async function reluBackward(rt: Runtime, { dy, y, dx }: { dy: Tensor; y: 
       ['dx', dx],
     ],
   );
-  dx ??= rt.empty(dy.shape, 'f32', 'relu.dx');
+  dx ??= rt.empty(dy.shape, dy.dtype, 'relu.dx');
   return { dispatches: [await pointwise(rt, 'relu_backward', dy.size, { dy, y_fwd: y, dx })], out: { dx } };
 }
 
@@ -88,7 +91,7 @@ export async function add(rt: Runtime, { a, b, out, relu = false }: AddArgs): Pr
       ['out', out],
     ],
   );
-  out ??= rt.empty(a.shape, 'f32', 'add.out');
+  out ??= rt.empty(a.shape, a.dtype, 'add.out');
   return { dispatches: [await pointwise(rt, 'add', a.size, { a, b, out }, relu)], out: { out } };
 }
 
