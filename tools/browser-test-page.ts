@@ -7,6 +7,10 @@ import {
   ShapeError,
   acquireBrowserRuntime,
   bundledShaders,
+  composeShader,
+  mapShaderSource,
+  sourceLocation,
+  type ElemType,
   linearFeedback,
   linearForward,
   linearWeightGrad,
@@ -114,12 +118,21 @@ async function runBrowserTests(): Promise<PageReport> {
   report.adapter = rt.ctx.adapter;
   const { cases } = report;
 
-  // Chromium's Tint may differ from the Dawn that Node uses: every shader must parse here too.
-  await run(`all ${Object.keys(bundledShaders).length} bundled shaders compile`, cases, async () => {
+  // Chromium's Tint may differ from the Dawn that Node uses: every shader must parse here too, composed
+  // (includes spliced) from the bundle's map as the browser runtime composes it, in each element type it has.
+  const kernels = Object.keys(bundledShaders).filter((n) => !n.startsWith('lib/'));
+  await run(`all ${kernels.length} bundled shaders compose and compile`, cases, async () => {
     const errors: string[] = [];
-    for (const [name, code] of Object.entries(bundledShaders)) {
-      const info = await rt.device.createShaderModule({ label: name, code }).getCompilationInfo();
-      for (const m of info.messages) if (m.type === 'error') errors.push(`shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+    const source = mapShaderSource(bundledShaders);
+    for (const name of kernels) {
+      const elems: ElemType[] =
+        /^\s*\/\/#elem\s*$/m.test(bundledShaders[name]) && rt.ctx.features.has('shader-f16') ? ['f32', 'f16'] : ['f32'];
+      for (const elem of elems) {
+        const composed = composeShader(name, source, { elem });
+        const info = await rt.device.createShaderModule({ label: name, code: composed.code }).getCompilationInfo();
+        for (const m of info.messages)
+          if (m.type === 'error') errors.push(`${sourceLocation(composed, m.lineNum)}:${m.linePos} (${elem}): ${m.message}`);
+      }
     }
     return errors.join('\n');
   });

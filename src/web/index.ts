@@ -10,6 +10,7 @@ import { Runtime } from '../gpu/runtime.ts';
 import { mapShaderSource } from '../gpu/shader-source.ts';
 
 export * from '../gpu/index.ts';
+export { composeShader, sourceLocation, type ElemType, type ShaderVariant } from '../gpu/wgsl-compose.ts';
 export * from '../kernels/linear.ts';
 export * from '../kernels/op.ts';
 
