@@ -9,7 +9,7 @@ import type { Runtime } from '../src/gpu/runtime.ts';
 import { alignmentFromSums, alignmentSums } from '../src/kernels/alignment.ts';
 import { runOp } from '../src/kernels/op.ts';
 import { createSegmentTable, planArena } from '../src/kernels/sgd.ts';
-import { alignment as refAlignment } from './reference/rules.ts';
+import { alignment as refAlignment } from './reference/alignment.ts';
 import { randomArray } from './reference/random.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 

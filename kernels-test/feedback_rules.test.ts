@@ -1,5 +1,5 @@
 // Feedback-tensor kernels against the float64 references of
-// kernels-test/reference/rules.ts: SS (sign(0) = 0, per-layer scales over an
+// kernels-test/reference/feedback_rules.ts: SS (sign(0) = 0, per-layer scales over an
 // arena), KP (== two SGD steps, W − B shrinking by 1 − lr·wd), the WM mirror
 // step (end to end through the linear kernels), growth control
 // from GPU-side norms, and refusals before anything is dispatched.
@@ -10,11 +10,11 @@ import { alignmentFromSums, alignmentSums } from '../src/kernels/alignment.ts';
 import { kpUpdate, rescaleToNorm, signSymmetry, ssScale } from '../src/kernels/feedback_rules.ts';
 import { linearForward, linearWeightGrad } from '../src/kernels/linear.ts';
 import { runOp } from '../src/kernels/op.ts';
-import { randomNormal } from '../src/kernels/random.ts';
+import { randomNormal } from '../src/kernels/philox.ts';
 import { createSegmentTable, planArena, sgdStep, type SgdHyper } from '../src/kernels/sgd.ts';
 import { philoxNormals } from './reference/philox.ts';
 import { randomArray } from './reference/random.ts';
-import { kpUpdate as refKp, mirrorUpdateLinear, signSymmetry as refSS, ssScale as refSsScale } from './reference/rules.ts';
+import { kpUpdate as refKp, mirrorUpdateLinear, signSymmetry as refSS, ssScale as refSsScale } from './reference/feedback_rules.ts';
 import { linearForward as refLinear } from './reference/linear.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 

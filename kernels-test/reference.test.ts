@@ -11,7 +11,8 @@ import { softmaxCrossEntropy } from './reference/loss.ts';
 import { boxMuller, mulhi32, philox4x32, philoxNormal, philoxNormals, uniformFromU32 } from './reference/philox.ts';
 import { globalAvgPoolBackward, globalAvgPoolForward, maxPoolBackward, maxPoolForward } from './reference/pool.ts';
 import { randomArray, seededRandom } from './reference/random.ts';
-import { alignment, kpUpdate, mirrorCorrConv, mirrorCorrLinear, mirrorUpdate, signSymmetry, ssScale } from './reference/rules.ts';
+import { alignment } from './reference/alignment.ts';
+import { kpUpdate, mirrorCorrConv, mirrorCorrLinear, mirrorUpdate, signSymmetry, ssScale } from './reference/feedback_rules.ts';
 import { sgdStep } from './reference/sgd.ts';
 
 // Finite-difference tolerances: central differences in float64 with step H.

@@ -15,7 +15,7 @@ import { StepProgram } from '../src/graph/step-program.ts';
 import type { SgdHyper } from '../src/kernels/sgd.ts';
 import { ssScale } from '../src/kernels/feedback_rules.ts';
 import { DEFAULT_MIRROR, RULES, createWm, mirrorSteps, type MirrorOptions, type RuleName } from '../src/rules/index.ts';
-import { alignment } from './reference/rules.ts';
+import { alignment } from './reference/alignment.ts';
 import { randomArray } from './reference/random.ts';
 import { assertThrows, gpu } from './harness.ts';
 

@@ -21,7 +21,7 @@
 // sqrt would blow up), and the angle is taken in (−π, π] (where sin/cos
 // accuracy is specified) using cos(2πu) = −cos(2π(u − ½)); u − ½ is exact.
 //
-// Test: kernels-test/random.test.ts.
+// Test: kernels-test/philox.test.ts.
 
 override WG: u32 = 256u;
 

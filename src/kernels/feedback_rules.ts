@@ -3,7 +3,7 @@
 // probe: training reads it on load) and WM's optional growth control. KP's
 // update shares the SGD kernel and is re-exported here (kpUpdate,
 // src/kernels/sgd.ts). Random B (FA, WM, KP at init) and WM's noise come from
-// src/kernels/random.ts; WM's mirror step is the conv/linear weight-gradient
+// src/kernels/philox.ts; WM's mirror step is the conv/linear weight-gradient
 // kernels with x = noise, y = W*x, blending into B (their `accumulate`).
 
 import { ShapeError } from '../gpu/errors.ts';

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runOp } from '../src/kernels/op.ts';
-import { advancePhilox, philoxBits, randomNormal } from '../src/kernels/random.ts';
+import { advancePhilox, philoxBits, randomNormal } from '../src/kernels/philox.ts';
 import { philox4x32, philoxNormal as philoxNormalAt } from './reference/philox.ts';
 import { seededRandom } from './reference/random.ts';
 import { assertClose, assertThrows, gpu } from './harness.ts';

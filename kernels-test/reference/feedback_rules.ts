@@ -1,6 +1,6 @@
-// Naive float64 references for the feedback-tensor rules of LEARNING_RULES.md:
-// SS (sign symmetry), KP (Kolen–Pollack), WM (weight mirror) and the
-// alignment measurements. B always has W's shape and layout.
+// Naive float64 references for the feedback-tensor rules of LEARNING_RULES.md
+// (shaders/feedback_rules.wgsl and the rules' kernels): SS (sign symmetry), KP
+// (Kolen–Pollack), WM (weight mirror). B always has W's shape and layout.
 
 import { checkLength, checkPositiveInt } from './check.ts';
 import { conv2dWeightGrad, type Conv2dShape } from './conv2d.ts';
@@ -101,27 +101,4 @@ export function mirrorUpdateConv(
   opts: MirrorOptions,
 ): Float64Array {
   return mirrorUpdate(B, mirrorCorrConv(x, y, shape), opts);
-}
-
-/**
- * Alignment of flattened B and W: angleDeg = arccos(clamp(⟨B,W⟩/(‖B‖‖W‖), −1, 1))
- * in degrees (NaN if either norm is 0), normRatio = ‖B‖/‖W‖.
- */
-export function alignment(
-  b: ArrayLike<number>,
-  w: ArrayLike<number>,
-): { dot: number; normB: number; normW: number; angleDeg: number; normRatio: number } {
-  checkLength('alignment', 'w', w, b.length, 'b.length');
-  let dot = 0;
-  let bb = 0;
-  let ww = 0;
-  for (let i = 0; i < b.length; i++) {
-    dot += b[i] * w[i];
-    bb += b[i] * b[i];
-    ww += w[i] * w[i];
-  }
-  const normB = Math.sqrt(bb);
-  const normW = Math.sqrt(ww);
-  const cos = normB > 0 && normW > 0 ? Math.min(1, Math.max(-1, dot / (normB * normW))) : NaN;
-  return { dot, normB, normW, angleDeg: (Math.acos(cos) * 180) / Math.PI, normRatio: normB / normW };
 }
