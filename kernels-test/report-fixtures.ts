@@ -5,18 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-
-/** mulberry32: a small seeded generator, enough for plausible noise. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './reference/random.ts';
 
 export interface FixtureSpec {
   rule: string;
@@ -38,7 +27,7 @@ type Rec = Record<string, unknown>;
 /** Writes `<dir>/config.json` and `<dir>/metrics.jsonl`; returns the records, so a test can compute what the report should say. */
 export function writeRun(dir: string, spec: FixtureSpec): { config: Rec; records: Rec[] } {
   const { rule, layers = 5, steps = 200, epochs = 4, seed = 1 } = spec;
-  const rand = rng(seed * 7919 + rule.charCodeAt(0));
+  const rand = seededRandom(seed * 7919 + rule.charCodeAt(0));
   const noise = (s: number) => (rand() - 0.5) * 2 * s;
   const perEpoch = steps / epochs;
   const config: Rec = {

@@ -17,7 +17,7 @@ import { fmtAngle, fmtDuration, fmtPercent, fmtRate, MISSING } from '../src/repo
 import { buildReport, ReportError } from '../src/report/node-report.ts';
 import { FIXTURE_RULES, writeComparison, writeRun } from './report-fixtures.ts';
 
-const CHROMIUM = process.env.NOWT_CHROMIUM ?? '/usr/bin/chromium';
+import { CHROMIUM, CHROMIUM_ARGS } from '../tools/chromium.js';
 /** Figures of a comparison: loss, test error, two mean-angle summaries, then weight, delta and norm ratio per run. */
 const FIGURES_PER_COMPARISON = (runs: number) => 4 + 3 * runs;
 
@@ -194,7 +194,7 @@ test('the page opens in headless Chromium with no console error and no request b
   const url = pathToFileURL(file).href;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

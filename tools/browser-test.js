@@ -20,26 +20,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { bundle, checkBrowserSafe, DIST } from './bundle.js';
+import { CHROMIUM, CHROMIUM_ARGS, WEBGPU_ON } from './chromium.js';
 
-const CHROMIUM = process.env.NOWT_CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT_MS = Number(process.env.NOWT_BROWSER_TIMEOUT_MS ?? 120_000);
-
-// Headless Chromium exposes WebGPU with --enable-unsafe-webgpu alone (Linux
-// ships it behind that flag) and falls back to SwiftShader when there is no
-// GPU. --no-sandbox: Chromium refuses to run as root with its sandbox on; the
-// rest keep a test run from reaching the network or touching a profile.
-const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--enable-unsafe-webgpu',
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-default-apps',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--no-default-browser-check',
-];
+const CHROMIUM_FLAGS = [...CHROMIUM_ARGS, ...WEBGPU_ON];
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -104,7 +88,7 @@ async function main() {
   const url = `http://127.0.0.1:${server.address().port}/`;
   let browser;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
     const page = await browser.newPage();
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));

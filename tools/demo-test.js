@@ -20,28 +20,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, CHROMIUM_ARGS, WEBGPU_OFF, WEBGPU_ON } from './chromium.js';
 import { buildDemo } from './demo-build.js';
 import { createDemoServer, findFashionMnist, listen } from './demo-server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, '.tmp/demo-test');
-const CHROMIUM = process.env.NOWT_CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT_MS = Number(process.env.NOWT_DEMO_TIMEOUT_MS ?? 120_000);
-
-// As tools/browser-test.js; WebGPU is added per case.
-const BASE_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-default-apps',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--no-default-browser-check',
-];
-const WEBGPU_ON = ['--enable-unsafe-webgpu'];
-const WEBGPU_OFF = ['--disable-webgpu'];
 
 /** A page that records everything the test asserts on: console lines, uncaught errors, requests. */
 async function openPage(browser, url) {
@@ -175,7 +160,7 @@ async function main() {
   let failed = 0;
   try {
     for (const [name, run, flags] of cases) {
-      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BASE_ARGS, ...flags] });
+      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...flags] });
       const t0 = performance.now();
       let result;
       try {
