@@ -77,9 +77,11 @@ export function trainOptionSpecs() {
   return specs;
 }
 
+const PLACEHOLDER: Record<Kind, string> = { int: ' N', num: ' X', str: ' NAME', 'opt-str': ' PATH', bool: '', ints: ' LIST' };
+
 export function trainFlagsHelp(): string {
   return Object.entries(TRAIN_FLAGS)
-    .map(([name, f]) => `  --${(name + (f.kind === 'bool' ? '' : ' V')).padEnd(22)}${f.help}`)
+    .map(([name, f]) => `  --${(name + PLACEHOLDER[f.kind]).padEnd(22)}${f.help}`)
     .join('\n');
 }
 
