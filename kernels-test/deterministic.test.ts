@@ -21,7 +21,7 @@ import {
   stepWeights,
   type StepFixture,
 } from './reference/deterministic.ts';
-import { softmaxCrossEntropy } from './reference/loss.ts';
+import { softmaxCrossEntropy } from './reference/softmax_cross_entropy.ts';
 
 // Values are exact (both sides round the same float64 operations the same
 // way); float64 summaries differ only by summation order.

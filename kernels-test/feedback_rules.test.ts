@@ -15,13 +15,13 @@ import { createSegmentTable, planArena, sgdStep, type SgdHyper } from '../src/ke
 import { philoxNormals } from './reference/philox.ts';
 import { randomArray } from './reference/random.ts';
 import { kpUpdate as refKp, mirrorUpdateLinear, signSymmetry as refSS, ssScale as refSsScale } from './reference/feedback_rules.ts';
-import { linearForward as refLinear } from './reference/linear.ts';
+import { linearForward as refLinear } from './reference/matmul.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 
 // SS: sign·s is one f32 rounding of s: rtol 2^-23. Update rules: a handful of
 // f32 operations on O(1) values per step (reference fed the same f32 inputs):
 // 1e-6 over ≤ 3 steps. The end-to-end mirror step adds an f32 GEMM over n
-// noise samples: 4·n·ε relative, as in linear.test.ts.
+// noise samples: 4·n·ε relative, as in matmul.test.ts.
 const SS_TOL = { atol: 0, rtol: 2 ** -23 };
 const STEP_TOL = { atol: 1e-6, rtol: 1e-6 };
 const KP: SgdHyper = { lr: 0.05, momentum: 0.9, weightDecay: 0.01, nesterov: false, firstStep: true };

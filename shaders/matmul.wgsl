@@ -11,7 +11,7 @@
 // go through workgroup memory TK columns at a time. Out-of-range rows and
 // columns are zero-padded on load and skipped on store, so every M, N, K works.
 //
-// Test: kernels-test/linear.test.ts. Time: `nowt bench --kernels`.
+// Test: kernels-test/matmul.test.ts. Time: `nowt bench --kernels`.
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;

@@ -18,7 +18,7 @@
 // Needs the `subgroups` feature with a subgroup size of exactly 8
 // (src/kernels/matmul.ts checks).
 //
-// Test: kernels-test/linear.test.ts. Time: `nowt bench --kernels`.
+// Test: kernels-test/matmul.test.ts. Time: `nowt bench --kernels`.
 
 enable subgroups;
 

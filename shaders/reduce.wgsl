@@ -1,6 +1,6 @@
 // reduce: out[c] = Σ_r x[r, c] over a rows×cols row-major matrix (the bias
 // gradient of a linear layer). One thread per column; f32 accumulation.
-// Test: kernels-test/linear.test.ts.
+// Test: kernels-test/reduce.test.ts (and matmul.test.ts, as the linear layer's bias gradient).
 
 override WG: u32 = 64u;
 

@@ -1,7 +1,7 @@
 // softmax_cross_entropy: per-row loss, gradient and top-1/top-5 hits for
 // N×C logits (row-major f32) and i32 targets [N], then a tiny reduction into
 // a metrics buffer that training reads back asynchronously every K steps.
-// Matches kernels-test/reference/loss.ts:
+// Matches kernels-test/reference/softmax_cross_entropy.ts:
 //   loss_n   = lse(row) − logit[t],   lse = max + log Σ exp(x − max)
 //   dlogits  = gradScale·(softmax − onehot(t)) / N
 //   top-k hit when fewer than k classes have a logit strictly greater than
@@ -20,7 +20,7 @@
 // range, adds 0 to the loss and the hits, counts as invalid, and its row's
 // gradient is softmax/N with no one-hot term.
 //
-// Test: kernels-test/loss.test.ts.
+// Test: kernels-test/softmax_cross_entropy.test.ts.
 
 override WG: u32 = 64u;
 const WG_METRICS = 256u;

@@ -22,10 +22,10 @@ import {
   linearFeedback as refFeedback,
   linearForward as refForward,
   linearWeightGrad as refWeightGrad,
-} from '../kernels-test/reference/linear.ts';
+} from '../kernels-test/reference/matmul.ts';
 import { randomArray } from '../kernels-test/reference/random.ts';
 
-// Same bound as kernels-test/linear.test.ts: f32 accumulation of K products of
+// Same bound as kernels-test/matmul.test.ts: f32 accumulation of K products of
 // O(1) values errs by at most ~K·ε; 4·K·ε plus a small atol leaves margin.
 const EPS = 2 ** -23;
 const tolFor = (K: number) => ({ atol: 1e-5 + 4 * K * EPS, rtol: 1e-4 });

@@ -4,7 +4,7 @@
 
 import { checkLength, checkPositiveInt } from './check.ts';
 import { conv2dWeightGrad, type Conv2dShape } from './conv2d.ts';
-import { linearWeightGrad } from './linear.ts';
+import { linearWeightGrad } from './matmul.ts';
 import { sgdStep, type SgdOptions } from './sgd.ts';
 
 /** SS scale from Xiao et al.'s code: (O,I,kh,kw) → sqrt(2/(kh·kw·O)); (O,I) → 1/sqrt(I). */

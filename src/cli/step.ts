@@ -9,7 +9,7 @@ import { loadState, type HostTensor } from '../graph/state.ts';
 import { StepProgram } from '../graph/step-program.ts';
 import { readSafetensorsFile, writeSafetensorsFile } from '../io/node-safetensors.ts';
 import { getTensor, toFloat32, toInt32, type TensorToWrite } from '../io/safetensors.ts';
-import { decodeLossMetrics } from '../kernels/loss.ts';
+import { decodeLossMetrics } from '../kernels/softmax_cross_entropy.ts';
 import { RULE_NAMES, ruleByName } from '../rules/index.ts';
 import { UsageError } from './usage.ts';
 

@@ -13,7 +13,7 @@
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { conv2dStatsLayout } from '../kernels/conv2d.ts';
-import type { LossOp } from '../kernels/loss.ts';
+import type { LossOp } from '../kernels/softmax_cross_entropy.ts';
 import { emit, type Launch } from './emit.ts';
 import { fuse } from './fusion.ts';
 import type { Graph } from './ir.ts';

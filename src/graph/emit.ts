@@ -9,7 +9,7 @@ import { batchnormBackward, batchnormEvalForward, batchnormTrainForward } from '
 import { conv2dFeedback, conv2dForward, conv2dWeightGrad } from '../kernels/conv2d.ts';
 import { addInPlace, reluBackward, reluForward } from '../kernels/elementwise.ts';
 import { linearFeedback, linearForward, linearWeightGrad } from '../kernels/linear.ts';
-import { softmaxCrossEntropy, type LossOp } from '../kernels/loss.ts';
+import { softmaxCrossEntropy, type LossOp } from '../kernels/softmax_cross_entropy.ts';
 import type { Op } from '../kernels/op.ts';
 import { globalAvgPoolBackward, globalAvgPoolForward, maxPoolBackward, maxPoolForward } from '../kernels/pool.ts';
 import type { Materialised } from './materialise.ts';

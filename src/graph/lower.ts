@@ -13,7 +13,7 @@
 
 import { UnsupportedError } from '../gpu/errors.ts';
 import type { DType } from '../gpu/tensor.ts';
-import { LOSS_METRICS } from '../kernels/loss.ts';
+import { LOSS_METRICS } from '../kernels/softmax_cross_entropy.ts';
 import type { Stage } from './fusion.ts';
 import type { Graph } from './ir.ts';
 import type { Call, CallOp, Phase, Schedule } from './schedule.ts';

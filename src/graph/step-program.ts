@@ -14,7 +14,7 @@ import { NowtError, ShapeError } from '../gpu/errors.ts';
 import type { Program, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import type { TensorToWrite } from '../io/safetensors.ts';
-import { decodeLossMetrics, LOSS_METRICS, type LossMetrics } from '../kernels/loss.ts';
+import { decodeLossMetrics, LOSS_METRICS, type LossMetrics } from '../kernels/softmax_cross_entropy.ts';
 import type { SgdHyper } from '../kernels/sgd.ts';
 import type { ReplayState, Rule, RuleContext } from '../rules/rule.ts';
 import { compilePass, type CompiledPass } from './compile.ts';

@@ -1,4 +1,5 @@
-// Launcher for shaders/reduce.wgsl.
+// Launcher for shaders/reduce.wgsl: column sums (the linear layer's bias
+// gradient). Reference: kernels-test/reference/reduce.ts.
 
 import type { Dispatch, Runtime } from '../gpu/runtime.ts';
 import type { Tensor } from '../gpu/tensor.ts';

@@ -17,7 +17,7 @@ import type { Dispatch } from '../gpu/runtime.ts';
 import { weightLayers } from '../graph/ir.ts';
 import { conv2dForward, conv2dWeightGrad } from '../kernels/conv2d.ts';
 import { linearForward, linearWeightGrad } from '../kernels/linear.ts';
-import { advancePhilox, randomNormal, type RandomOp } from '../kernels/random.ts';
+import { advancePhilox, randomNormal, type RandomOp } from '../kernels/philox.ts';
 import { DEFAULT_MIRROR, type MirrorOptions, type Rule, type RuleContext, type RuleDispatches } from './rule.ts';
 import { NONE, sgdUpdate } from './sgd-update.ts';
 

@@ -7,7 +7,7 @@ import type { Runtime } from '../gpu/runtime.ts';
 import { compilePass, type CompiledPass } from '../graph/compile.ts';
 import { ParamStore } from '../graph/params.ts';
 import { loadState, type HostTensor } from '../graph/state.ts';
-import { decodeLossMetrics } from '../kernels/loss.ts';
+import { decodeLossMetrics } from '../kernels/softmax_cross_entropy.ts';
 import { BatchLoader } from '../../datasets/pipeline.ts';
 import type { Dataset } from '../../datasets/types.ts';
 import type { StepSnapshot } from '../graph/step-program.ts';

@@ -7,7 +7,7 @@
 // figures (the browser).
 
 import type { StepSnapshot } from '../graph/step-program.ts';
-import type { LossMetrics } from '../kernels/loss.ts';
+import type { LossMetrics } from '../kernels/softmax_cross_entropy.ts';
 import { firstNonFinite, type CheckpointInfo } from './checkpoint.ts';
 import type { TestResult } from './evaluate.ts';
 import type { AlignmentLayer, Trainer } from './trainer.ts';

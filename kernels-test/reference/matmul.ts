@@ -1,4 +1,5 @@
-// Naive float64 reference for the linear (fully connected) layer.
+// Naive float64 reference for shaders/matmul.wgsl and matmul_lanes.wgsl as the
+// linear (fully connected) layer uses them (src/kernels/linear.ts, matmul.ts).
 // Layouts are row-major; W and B are N×K (PyTorch's out_features × in_features).
 
 import { checkLength, checkPositiveInt } from './check.ts';

@@ -6,9 +6,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Runtime } from '../src/gpu/runtime.ts';
-import { decodeLossMetrics, softmaxCrossEntropy } from '../src/kernels/loss.ts';
+import { decodeLossMetrics, softmaxCrossEntropy } from '../src/kernels/softmax_cross_entropy.ts';
 import { runOp } from '../src/kernels/op.ts';
-import { softmaxCrossEntropy as refLoss } from './reference/loss.ts';
+import { softmaxCrossEntropy as refLoss } from './reference/softmax_cross_entropy.ts';
 import { randomArray, seededRandom } from './reference/random.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 

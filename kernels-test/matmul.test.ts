@@ -8,7 +8,7 @@ import { linearFeedback, linearForward, linearWeightGrad } from '../src/kernels/
 import { runOp } from '../src/kernels/op.ts';
 import { matmulVariant } from '../src/kernels/matmul.ts';
 import { debugFlags } from '../src/gpu/flags.ts';
-import { linearFeedback as refFeedback, linearForward as refForward, linearWeightGrad as refWeightGrad } from './reference/linear.ts';
+import { linearFeedback as refFeedback, linearForward as refForward, linearWeightGrad as refWeightGrad } from './reference/matmul.ts';
 import { randomArray } from './reference/random.ts';
 import { assertClose, assertThrows, f32, gpu } from './harness.ts';
 
