@@ -1,7 +1,8 @@
-// What `nowt train` shows while it runs: on a terminal a progress bar
-// (cli-progress) with epoch, step, loss, train error, images/s and ETA; in a
-// pipe or CI one plain line per train record. Test results and events get a
-// line of their own either way.
+// What `nowt train` and `nowt compare` show while they run: on a terminal
+// progress bars (cli-progress) — the run's epoch, step, loss, train error,
+// images/s and ETA, and for a comparison a bar over all its rules — with test
+// results and events printed above them; in a pipe or CI one plain line per
+// train record instead of bars.
 
 import cliProgress from 'cli-progress';
 import type { TrainRecord } from '../train/loop.ts';
@@ -9,14 +10,19 @@ import type { RunUi } from '../train/node-run.ts';
 
 const pct = (e: number) => `${(100 * e).toFixed(1)}%`;
 
-export function trainUi(label: string, stream: NodeJS.WriteStream = process.stderr): RunUi {
+/** A comparison's place: this run is rule `index` (0-based) of `count`, all of equal length. */
+export interface OverallProgress {
+  index: number;
+  count: number;
+}
+
+export function trainUi(label: string, overall?: OverallProgress, stream: NodeJS.WriteStream = process.stderr): RunUi {
   const tty = Boolean(stream.isTTY);
-  let bar: cliProgress.SingleBar | null = null;
+  let bars: { multi: cliProgress.MultiBar; run: cliProgress.SingleBar; all: cliProgress.SingleBar | null } | null = null;
   let epochs = 1;
   const say = (line: string) => {
-    if (bar) bar.stop();
-    stream.write(`${line}\n`);
-    bar = null;
+    if (bars) bars.multi.log(`${line}\n`);
+    else stream.write(`${line}\n`);
   };
   const values = (step: number, spe: number, last: TrainRecord | null) => ({
     epoch: Math.min(epochs, Math.floor(step / spe) + 1),
@@ -25,6 +31,24 @@ export function trainUi(label: string, stream: NodeJS.WriteStream = process.stde
     err: last ? pct(last.top1_error) : '—',
     ips: last ? last.images_per_s.toFixed(1) : '—',
   });
+  const startBars = (step: number, total: number, spe: number, last: TrainRecord | null) => {
+    const multi = new cliProgress.MultiBar(
+      { stream, etaBuffer: 50, hideCursor: true, clearOnComplete: true, autopadding: true },
+      cliProgress.Presets.shades_classic,
+    );
+    const all = overall
+      ? multi.create(
+          overall.count * total,
+          overall.index * total + step,
+          {},
+          { format: `all rules |{bar}| rule ${overall.index + 1}/${overall.count} · ETA {eta_formatted}` },
+        )
+      : null;
+    const run = multi.create(total, step, values(step, spe, last), {
+      format: `${label} epoch {epoch}/{epochs} |{bar}| step {value}/{total} · loss {loss} · err {err} · {ips} img/s · ETA {eta_formatted}`,
+    });
+    return { multi, run, all };
+  };
   return {
     start({ trainer, resumedAt }) {
       epochs = trainer.config.epochs;
@@ -37,25 +61,14 @@ export function trainUi(label: string, stream: NodeJS.WriteStream = process.stde
       );
     },
     warmup(done, total) {
-      if (tty) stream.write(`\r\x1b[2Kwm warm-up: ${done}/${total} mirror steps`);
-      if (done === total) stream.write(tty ? '\n' : `wm warm-up: ${total} mirror steps done\n`);
+      if (tty) stream.write(`\r\x1b[2K${label} wm warm-up: ${done}/${total} mirror steps`);
+      if (done === total) stream.write(tty ? '\n' : `${label} wm warm-up: ${total} mirror steps done\n`);
     },
     progress(step, total, last, spe) {
       if (!tty) return;
-      if (!bar) {
-        bar = new cliProgress.SingleBar(
-          {
-            stream,
-            format: `${label} epoch {epoch}/{epochs} |{bar}| step {value}/{total} · loss {loss} · err {err} · {ips} img/s · ETA {eta_formatted}`,
-            etaBuffer: 50,
-            hideCursor: true,
-            clearOnComplete: true,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(total, step, values(step, spe, last));
-      }
-      bar.update(step, values(step, spe, last));
+      bars ??= startBars(step, total, spe, last);
+      bars.run.update(step, values(step, spe, last));
+      if (overall) bars.all?.update(overall.index * total + step);
     },
     record(r) {
       if (r.kind === 'train' && !tty) {
@@ -67,17 +80,17 @@ export function trainUi(label: string, stream: NodeJS.WriteStream = process.stde
           `${label} epoch ${r.epoch} test: loss ${r.loss.toFixed(4)}, top-1 error ${pct(r.top1_error)}, top-5 error ${pct(r.top5_error)}`,
         );
       } else if (r.kind === 'alignment' && !tty) {
-        const used = r.layers.filter((l) => !l.unused);
-        const worst = Math.max(...used.map((l) => l.weight_angle_deg));
-        const delta = Math.max(...used.map((l) => (Number.isFinite(l.delta_angle_deg) ? l.delta_angle_deg : 0)));
+        // The first layer's B is read by no pass (its weight angle is left out); every δ counts.
+        const worst = Math.max(...r.layers.filter((l) => !l.unused).map((l) => l.weight_angle_deg));
+        const delta = Math.max(...r.layers.map((l) => (Number.isFinite(l.delta_angle_deg) ? l.delta_angle_deg : 0)));
         stream.write(
           `${label} step ${r.step} alignment: worst weight angle ${worst.toFixed(1)}°, worst delta angle ${delta.toFixed(1)}°\n`,
         );
       }
     },
     end() {
-      if (bar) (bar as cliProgress.SingleBar).stop();
-      bar = null;
+      bars?.multi.stop();
+      bars = null;
     },
   };
 }
