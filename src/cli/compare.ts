@@ -141,7 +141,9 @@ export function comparisonTable(dirs: string[]): string {
   const head = ['rule', 'top-1 err', 'top-5 err', '∠(B,W) mean', 'worst', '∠(δ,δbp) mean', 'worst', 'images/s', 'status'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(head), ...rows.map(line), 'angles: the last alignment record; the first weight layer\'s weight angle is left out (no pass reads its B)'].join(
-    '\n',
-  );
+  return [
+    line(head),
+    ...rows.map(line),
+    "angles: the last alignment record; the first weight layer's weight angle is left out (no pass reads its B)",
+  ].join('\n');
 }
