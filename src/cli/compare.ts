@@ -105,6 +105,7 @@ export async function compare(args: CompareArgs, hooks: CompareHooks): Promise<n
         ui: trainUi(label, { index: i, count: args.rules.length }),
         stopRequested: hooks.stopRequested,
       });
+      await buildReport([dir], join(dir, 'report.html'));
       if (end.how === 'interrupted') {
         console.error(`interrupted in ${rule} at step ${end.step}; finish with: nowt compare … --out ${args.out} --resume`);
         return EXIT_INTERRUPTED;

@@ -1,7 +1,9 @@
 // `nowt train` and `nowt eval`: one model under one rule on a dataset, into a
 // run folder; and a checkpoint's test loss and error.
 
+import { join } from 'node:path';
 import type { Runtime } from '../gpu/runtime.ts';
+import { buildReport } from '../report/node-report.ts';
 import { validateConfig, type TrainConfig } from '../train/config.ts';
 import { evaluateSnapshot } from '../train/evaluate.ts';
 import { openRunDataset, readCheckpoint, runTraining } from '../train/node-run.ts';
@@ -15,7 +17,7 @@ Usage: nowt train [--model NAME] [--dataset NAME] [--rule RULE] [--epochs N] [-b
 
 Writes into --out: config.json, metrics.jsonl, checkpoint.safetensors (the last
 state, written at every epoch's end, every --checkpoint-every steps and on
-SIGINT/SIGTERM) and best.safetensors (lowest test top-1 error).
+SIGINT/SIGTERM), best.safetensors (lowest test top-1 error) and report.html.
 
 ${trainFlagsHelp()}
   --config FILE         an earlier run's config.json (the same run again); flags override it
@@ -70,6 +72,8 @@ export async function trainCommand(rt: Runtime, { config, explicit, out, resume 
       ui: trainUi(config.rule),
       stopRequested: () => stop,
     });
+    // The run folder's report (INTERFACES.md), from its files alone, whatever the ending.
+    await buildReport([out], join(out, 'report.html'));
     if (end.how === 'interrupted') {
       console.error(`interrupted at step ${end.step}; resume with: nowt train --out ${out} --resume`);
       return EXIT_INTERRUPTED;
@@ -78,7 +82,7 @@ export async function trainCommand(rt: Runtime, { config, explicit, out, resume 
       console.error(`error: diverged at step ${end.step} (${end.what}); ${out}/checkpoint.safetensors holds the last good state`);
       return EXIT_DIVERGED;
     }
-    console.log(`finished ${end.step} steps; the run is in ${out}`);
+    console.log(`finished ${end.step} steps; the run is in ${out} (report: ${join(out, 'report.html')})`);
     return 0;
   } finally {
     process.off('SIGINT', handlers.SIGINT);
