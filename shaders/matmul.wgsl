@@ -27,16 +27,7 @@ const RN = 4u;
 // TK (like WG_M, WG_N) is set by the launcher from its tuning config; RM, RN size the register tile, so they stay constants.
 override TK: u32 = 16u;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  /** with SIGN_B: the scale s of B = sign(W)·s */
-  bScale: f32,
-  /** ACCUMULATE: C ← alpha·op(A)·op(B) + beta·C */
-  alpha: f32,
-  beta: f32,
-}
+//#include lib/matmul_params
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> lhs: array<f32>;

@@ -30,16 +30,7 @@ override ACCUMULATE: bool = false;
 const RM = 8u;
 const CN = 4u;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  /** nn with SIGN_B: the scale s of B = sign(W)·s */
-  bScale: f32,
-  /** ACCUMULATE: C ← alpha·op(A)·op(B) + beta·C */
-  alpha: f32,
-  beta: f32,
-}
+//#include lib/matmul_params
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> lhs: array<vec4f>;
