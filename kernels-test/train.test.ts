@@ -96,7 +96,8 @@ test('a synthetic run: the loss falls, every file is written, eval repeats the l
     out,
   ]);
   assert.is(r.status, 0, r.err);
-  for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'best.safetensors', 'report.html']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'best.safetensors', 'report.html'])
+    assert.ok(existsSync(join(out, f)), f);
   const recs = records(out);
   const train = recs.filter((x) => x.kind === 'train');
   assert.ok(
