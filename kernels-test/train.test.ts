@@ -48,34 +48,8 @@ function assertSameCheckpoint(a: string, b: string): void {
   for (const k of ['step', 'epoch', 'position', 'best_top1_error', 'model', 'rule']) assert.is(fb.metadata[k], fa.metadata[k], k);
 }
 
-const MLP = [
-  '--model',
-  'mlp',
-  '--hidden',
-  '64',
-  '--dataset',
-  'synthetic',
-  '--synthetic-train',
-  '640',
-  '--synthetic-test',
-  '200',
-  '-b',
-  '32',
-];
-const RESNET = [
-  '--model',
-  'resnet20',
-  '--dataset',
-  'synthetic',
-  '--synthetic-size',
-  '12',
-  '--synthetic-train',
-  '160',
-  '--synthetic-test',
-  '40',
-  '-b',
-  '8',
-];
+const MLP = '--model mlp --hidden 64 --dataset synthetic --synthetic-train 640 --synthetic-test 200 -b 32'.split(' ');
+const RESNET = '--model resnet20 --dataset synthetic --synthetic-size 12 --synthetic-train 160 --synthetic-test 40 -b 8'.split(' ');
 
 test('a synthetic run: the loss falls, every file is written, eval repeats the last test record', () => {
   const out = join(work, 'falls');
@@ -148,21 +122,7 @@ async function killAndResume(args: string[], out: string): Promise<void> {
 }
 
 test('killed with SIGKILL and resumed: the same weights, B, momenta, BN statistics and metrics (wm on a resnet20)', async () => {
-  const args = [
-    ...RESNET,
-    '--epochs',
-    '2',
-    '--lr',
-    '0.05',
-    '--rule',
-    'wm',
-    '--align-every',
-    '10',
-    '--log-every',
-    '4',
-    '--checkpoint-every',
-    '7',
-  ];
+  const args = [...RESNET, ...'--epochs 2 --lr 0.05 --rule wm --align-every 10 --log-every 4 --checkpoint-every 7'.split(' ')];
   const whole = join(work, 'wm-whole');
   const cut = join(work, 'wm-cut');
   assert.is(nowt(['train', ...args, '--out', whole]).status, 0);
@@ -174,21 +134,7 @@ test('killed with SIGKILL and resumed: the same weights, B, momenta, BN statisti
 });
 
 test('killed with SIGKILL and resumed: kp on an mlp (B and its momentum), and SIGTERM writes a checkpoint and exits 130', async () => {
-  const args = [
-    ...MLP,
-    '--epochs',
-    '6',
-    '--lr',
-    '0.05',
-    '--rule',
-    'kp',
-    '--weight-decay',
-    '0.01',
-    '--log-every',
-    '3',
-    '--checkpoint-every',
-    '5',
-  ];
+  const args = [...MLP, ...'--epochs 6 --lr 0.05 --rule kp --weight-decay 0.01 --log-every 3 --checkpoint-every 5'.split(' ')];
   const whole = join(work, 'kp-whole');
   const cut = join(work, 'kp-cut');
   assert.is(nowt(['train', ...args, '--out', whole]).status, 0);
