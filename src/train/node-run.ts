@@ -131,8 +131,6 @@ export async function runTraining(rt: Runtime, req: RunRequest): Promise<RunResu
 
   let best: number | null = null;
   if (restored) {
-    if (restored.info.config.model !== config.model || restored.info.config.rule !== config.rule)
-      throw new ConfigError('internal: resumed config changed');
     trainer.program.restore(restored.snapshot, join(out, RUN_FILES.checkpoint));
     best = restored.info.bestTop1Error;
     truncateMetrics(metricsPath, restored.info.step);
