@@ -7,6 +7,7 @@
 #   bash gpu-pack/gpu-run.sh [bench args]       # same (the pack holds a copy)
 #   bash tools/gpu-run.sh --unpack-only [DIR]   # only unpack + check, no bench
 #   bash tools/gpu-run.sh --packed-src [...]    # use the packed src/, not the checkout's
+#   bash tools/gpu-run.sh --full                # a lent GPU's whole session, in one go (below)
 #
 # What it does:
 #   1. unpacks node into $RUN/bin (RUN = DIR, $NOWT_RUN_DIR or gpu-pack/run)
@@ -19,6 +20,16 @@
 #      sets VK_ICD_FILENAMES / VK_DRIVER_FILES (left alone if already set)
 #   5. node bin/nowt.js info; node bin/nowt.js bench --kernels --json $OUT/bench.json [args]
 #      (OUT defaults to the current directory)
+#   --full, instead of 5's bench, everything a lent GPU's session should record, in $OUT:
+#      bench.json   nowt bench --kernels --models --convs resnet18 (kernels, whole steps per rule)
+#      tuning.json  nowt bench --tune --convs resnet18 --tune-max 4 (tuned vs default)
+#      poster/      nowt compare --preset poster --epochs 2 (the GPU preset, shortened), on the
+#                   Fashion-MNIST files in $CHECKOUT/.gpu/fashion-mnist if carried there
+#                   (the four .gz files), else on the synthetic set (said so in its log)
+#      torch.json   python3 $CHECKOUT/.gpu/torch_gpu_peer.py (shared/tools: copy it there and carry
+#                   .gpu), PyTorch's training throughput on the same GPU in the same run
+#      Each step's output goes to $OUT/<step>.log; a failing step is reported and the next runs.
+#      NOWT_GPU_RUN_DRY=1 prints the commands instead of running them.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -228,4 +239,36 @@ if ! "$NODE" bin/nowt.js info; then
   echo "  in containers this needs NVIDIA_DRIVER_CAPABILITIES to include 'graphics' (or 'all')." >&2
   exit 1
 fi
-exec "$NODE" bin/nowt.js bench --kernels --json "$OUTDIR/bench.json" "$@"
+if [[ ${1:-} != --full ]]; then
+  exec "$NODE" bin/nowt.js bench --kernels --json "$OUTDIR/bench.json" "$@"
+fi
+shift
+
+# --full: one command per record; a failure is reported and the rest still run.
+step() {
+  local name=$1
+  shift
+  say "[$name] $*"
+  [[ -n ${NOWT_GPU_RUN_DRY:-} ]] && return 0
+  local t0=$SECONDS
+  if "$@" >"$OUTDIR/$name.log" 2>&1; then
+    say "[$name] done in $((SECONDS - t0)) s"
+  else
+    say "[$name] failed after $((SECONDS - t0)) s; the end of $OUTDIR/$name.log:"
+    tail -n 20 "$OUTDIR/$name.log" | sed 's/^/    /'
+  fi
+}
+DATA=(--dataset synthetic)
+if [[ -d $CHECKOUT/.gpu/fashion-mnist ]]; then
+  DATA=(--dataset fashion-mnist --data "$CHECKOUT/.gpu/fashion-mnist")
+else
+  say "no $CHECKOUT/.gpu/fashion-mnist: the poster comparison runs on the synthetic set"
+fi
+step bench "$NODE" bin/nowt.js bench --kernels --models --convs resnet18 --json "$OUTDIR/bench.json" "$@"
+step tune "$NODE" bin/nowt.js bench --tune --convs resnet18 --tune-max 4 --tuning "$OUTDIR/tuning.json"
+step poster "$NODE" bin/nowt.js compare --preset poster --epochs 2 "${DATA[@]}" --out "$OUTDIR/poster"
+if [[ -f $CHECKOUT/.gpu/torch_gpu_peer.py ]] && command -v python3 >/dev/null; then
+  step torch python3 "$CHECKOUT/.gpu/torch_gpu_peer.py" --models resnet18,resnet50,resnet20 --json "$OUTDIR/torch.json"
+else
+  say "no $CHECKOUT/.gpu/torch_gpu_peer.py (or no python3): no PyTorch peer numbers"
+fi
