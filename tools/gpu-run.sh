@@ -25,7 +25,8 @@
 #      tuning.json  nowt bench --tune --convs resnet18 --tune-max 4 (tuned vs default)
 #      poster/      nowt compare --preset poster --epochs 2 (the GPU preset, shortened), on the
 #                   Fashion-MNIST files in $CHECKOUT/.gpu/fashion-mnist if carried there
-#                   (the four .gz files), else on the synthetic set (said so in its log)
+#                   (`node tools/trim-idx.js` writes a 12.6 MiB one that fits the carry),
+#                   else on the synthetic set (said so in its log)
 #      torch.json   python3 $CHECKOUT/.gpu/torch_gpu_peer.py (shared/tools: copy it there and carry
 #                   .gpu), PyTorch's training throughput on the same GPU in the same run
 #      Each step's output goes to $OUT/<step>.log; a failing step is reported and the next runs.
