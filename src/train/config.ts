@@ -5,6 +5,7 @@
 
 import { DATASET_NAMES } from '../../datasets/types.ts';
 import { NowtError } from '../gpu/errors.ts';
+import { flattenJson } from '../io/flatten-json.ts';
 import { MODEL_NAMES } from '../graph/models/index.ts';
 import { DEFAULT_MIRROR, RULE_NAMES, type MirrorOptions } from '../rules/rule.ts';
 
@@ -216,15 +217,9 @@ export function validateConfig(c: TrainConfig): void {
 /** Settings that may differ between a checkpoint and the run that resumes it: they change how long it runs and what it records, not a step. */
 export const RESUMABLE_KEYS: readonly string[] = ['epochs', 'eval_every', 'align_every', 'log_every', 'checkpoint_every', 'data'];
 
-/** Flattened "a.b" → value pairs, for comparing configs and for messages. */
-export function flattenConfig(c: object, prefix = ''): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [k, v] of Object.entries(c)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (isPlainObject(v)) for (const [kk, vv] of flattenConfig(v, key)) out.set(kk, vv);
-    else out.set(key, JSON.stringify(v));
-  }
-  return out;
+/** Flattened "a.b" → JSON text of the value, for comparing configs and for messages. */
+export function flattenConfig(c: object): Map<string, string> {
+  return new Map(flattenJson(c as Record<string, unknown>).map(([k, v]) => [k, JSON.stringify(v)]));
 }
 
 /**
