@@ -1,6 +1,6 @@
 // `npm start`'s experiment (`nowt compare --preset poster`): the poster's
 // comparison — all five rules, the same start — sized by the adapter. On a
-// CPU adapter an MLP on Fashion-MNIST (12 minutes measured on 2 cores); on a GPU
+// CPU adapter an MLP on Fashion-MNIST (5.5 minutes measured on 2 idle cores); on a GPU
 // a ResNet-20 on the full data. Flags given with the preset override it.
 //
 // Why these settings (the same for every rule; README, "The poster's result"):
